@@ -1,0 +1,39 @@
+"""Convlab's entry point: page config, navigation over pages/, and the sidebar every page shares."""
+
+import streamlit as st
+
+from core.device import start_device_probe
+
+st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
+
+
+@st.cache_resource(show_spinner=False)
+def device_probe():
+    """One probe per server process: the device does not change while the app runs."""
+    return start_device_probe()
+
+
+def device_ui() -> None:
+    """Show the compute device, polling until the background probe has answered."""
+    probe = device_probe()
+
+    @st.fragment(run_every=None if probe.done() else 1.0)
+    def device_line() -> None:
+        if probe.done():
+            st.caption(f"**Compute device:** {probe.result()}")
+        else:
+            st.caption("**Compute device:** checking what TensorFlow sees…")
+
+    device_line()
+
+
+PAGES = [
+    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+    st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
+]
+
+navigation = st.navigation(PAGES)
+with st.sidebar:
+    device_ui()
+    st.caption("Convlab: see how a convolutional neural network learns to recognise images.")
+navigation.run()

@@ -1,0 +1,115 @@
+"""Shared fixtures: the real dataset folder, a local HTTP server, and clean Streamlit caches."""
+
+from __future__ import annotations
+
+import http.server
+import os
+import re
+import threading
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parents[1]
+SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
+
+os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+
+
+@pytest.fixture
+def shared_datasets() -> Path:
+    """The real MNIST and Fashion-MNIST files, byte-identical to the official ones."""
+    if not (SHARED_DATASETS / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"the real dataset files are not at {SHARED_DATASETS} (a fresh clone)")
+    return SHARED_DATASETS
+
+
+@dataclass
+class FileServer:
+    """A tiny HTTP server on 127.0.0.1 that serves a folder and honours Range requests."""
+
+    root: Path
+    url: str = ""
+    requests: list[tuple[str, str | None]] = field(default_factory=list)
+    bytes_sent: int = 0
+    honour_range: bool = True
+    truncate_to: int | None = None
+
+
+def _handler_for(server: FileServer):
+    class Handler(http.server.BaseHTTPRequestHandler):
+        def log_message(self, *arguments) -> None:  # Quiet test output.
+            pass
+
+        def do_GET(self) -> None:  # noqa: N802 - http.server's naming.
+            from urllib.parse import unquote
+
+            range_header = self.headers.get("Range")
+            server.requests.append((unquote(self.path), range_header))
+            path = server.root / unquote(self.path).lstrip("/")
+            if not path.is_file():
+                self.send_error(404, "Not Found")
+                return
+            data = path.read_bytes()
+            status = 200
+            match = re.fullmatch(r"bytes=(\d+)-(\d*)", range_header or "")
+            if server.honour_range and match:
+                start = int(match.group(1))
+                end = int(match.group(2)) if match.group(2) else len(data) - 1
+                data = data[start : end + 1]
+                status = 206
+            announced = len(data)
+            if server.truncate_to is not None:
+                data = data[: server.truncate_to]
+            self.send_response(status)
+            self.send_header("Content-Length", str(announced))
+            self.end_headers()
+            try:
+                self.wfile.write(data)
+            except (BrokenPipeError, ConnectionResetError):
+                pass
+            server.bytes_sent += len(data)
+
+    return Handler
+
+
+@pytest.fixture
+def file_server(tmp_path: Path) -> Iterator[FileServer]:
+    """Serve tmp_path/'served' over HTTP on 127.0.0.1 for download tests."""
+    root = tmp_path / "served"
+    root.mkdir()
+    server = FileServer(root=root)
+    httpd = http.server.ThreadingHTTPServer(("127.0.0.1", 0), _handler_for(server))
+    server.url = f"http://127.0.0.1:{httpd.server_address[1]}"
+    thread = threading.Thread(target=httpd.serve_forever, daemon=True)
+    thread.start()
+    yield server
+    httpd.shutdown()
+    httpd.server_close()
+
+
+@pytest.fixture(autouse=True)
+def no_outside_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Point every download at a closed local port: tests never reach the internet."""
+    from core import datasets
+
+    closed = "http://127.0.0.1:9"
+    for name in datasets.IDX_MIRRORS:
+        monkeypatch.setitem(datasets.IDX_MIRRORS, name, (f"{closed}/{name}/",))
+    monkeypatch.setattr(datasets, "CIFAR10_URL", f"{closed}/cifar-10-python.tar.gz")
+    monkeypatch.setenv("CONVLAB_QUICKDRAW_URL", closed)
+
+
+@pytest.fixture(autouse=True)
+def clear_streamlit_caches() -> Iterator[None]:
+    """st.cache_data and st.cache_resource are shared between AppTests in one process."""
+    yield
+    import sys
+
+    if "streamlit" in sys.modules:
+        import streamlit as st
+
+        st.cache_data.clear()
+        st.cache_resource.clear()
