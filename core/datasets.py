@@ -181,6 +181,16 @@ DATASET_INFO: dict[str, DatasetInfo] = {
         licence="CC BY 4.0",
         files="none: bundled with scikit-learn",
     ),
+    "custom": DatasetInfo(
+        name="custom",
+        title="Your own images",
+        description="Images you uploaded as a .zip with one folder per class.",
+        image_shape=(28, 28, 1),
+        source="you",
+        source_url="",
+        licence="yours",
+        files="an uploaded .zip of one folder of PNG or JPEG images per class",
+    ),
 }
 
 

@@ -5,6 +5,7 @@ from dataclasses import dataclass
 import streamlit as st
 
 from core import session_keys
+from core.custom_data import CUSTOM_DATASET_NAME, ImageFolderOptions, load_image_zip
 from core.datasets import (
     DATASET_INFO,
     DATASET_NAMES,
@@ -68,15 +69,20 @@ def load_dataset_cached(choice: DatasetChoice) -> Dataset:
         progress_bar.empty()
 
 
-@st.cache_data(max_entries=8, show_spinner=False)
-def gallery_statistics(choice: DatasetChoice, _dataset: Dataset) -> dict:
-    """Class counts, mean images and the pixel histogram, once per dataset."""
+def gallery_statistics(dataset: Dataset) -> dict:
+    """Class counts, mean images and the pixel histogram of a dataset."""
     return {
-        "train_counts": class_counts(_dataset.y_train, _dataset.num_classes),
-        "test_counts": class_counts(_dataset.y_test, _dataset.num_classes),
-        "means": class_mean_images(_dataset.x_train, _dataset.y_train, _dataset.num_classes),
-        "histogram": pixel_histogram(_dataset.x_train),
+        "train_counts": class_counts(dataset.y_train, dataset.num_classes),
+        "test_counts": class_counts(dataset.y_test, dataset.num_classes),
+        "means": class_mean_images(dataset.x_train, dataset.y_train, dataset.num_classes),
+        "histogram": pixel_histogram(dataset.x_train),
     }
+
+
+@st.cache_data(max_entries=8, show_spinner=False)
+def shared_gallery_statistics(choice: DatasetChoice, _dataset: Dataset) -> dict:
+    """gallery_statistics once per built-in dataset, shared by every session."""
+    return gallery_statistics(_dataset)
 
 
 def dataset_choice_ui() -> DatasetChoice:
@@ -86,7 +92,7 @@ def dataset_choice_ui() -> DatasetChoice:
     local = [name for name in DATASET_NAMES if is_available_locally(name, data_dir)]
     name = st.selectbox(
         "Dataset",
-        DATASET_NAMES,
+        (*DATASET_NAMES, CUSTOM_DATASET_NAME),
         index=DATASET_NAMES.index(local[0]),
         format_func=lambda key: DATASET_INFO[key].title,
         key="datasets_name",
@@ -129,6 +135,55 @@ def load_dataset_ui(choice: DatasetChoice) -> Dataset | None:
         return None
 
 
+def custom_dataset_ui() -> Dataset | None:
+    """Upload a .zip of class folders; the dataset stays in this session only."""
+    st.write(
+        "Upload a **.zip with one folder per class** (for example `cats/` and `dogs/`), each "
+        "holding PNG or JPEG images. They are resized to a square and split into training and "
+        "test images."
+    )
+    left, right = st.columns(2)
+    size = left.select_slider(
+        "Image size",
+        [16, 28, 32, 48, 64],
+        value=ImageFolderOptions.image_size,
+        key="datasets_custom_size",
+    )
+    colour = right.radio(
+        "Colour", ["Grayscale", "Colour (RGB)"], horizontal=True, key="datasets_custom_colour"
+    )
+    upload = st.file_uploader("Images (.zip)", type=["zip"], key="datasets_custom_upload")
+    if upload is None:
+        return None
+    try:
+        options = ImageFolderOptions(image_size=size, channels=1 if colour == "Grayscale" else 3)
+    except ValueError as error:
+        st.error(str(error))
+        return None
+    upload_key = (upload.file_id, options)
+    stored = st.session_state.get(session_keys.CUSTOM_DATASET)
+    if stored is None or stored[0] != upload_key:
+        try:
+            with st.spinner("Reading your images…"):
+                dataset, report = load_image_zip(upload.getvalue(), options)
+        except DatasetError as error:
+            st.error(str(error), icon=":material/error:")
+            return None
+        stored = (upload_key, dataset, report)
+        st.session_state[session_keys.CUSTOM_DATASET] = stored
+    _, dataset, report = stored
+    if report.skipped:
+        with st.expander(f"{len(report.skipped)} files were skipped"):
+            st.dataframe(
+                {
+                    "file": [name for name, _ in report.skipped],
+                    "why": [reason for _, reason in report.skipped],
+                },
+                hide_index=True,
+            )
+    return dataset
+
+
 def summary_ui(dataset: Dataset) -> None:
     info = DATASET_INFO[dataset.name]
     height, width, channels = dataset.image_shape
@@ -138,8 +193,9 @@ def summary_ui(dataset: Dataset) -> None:
     columns[2].metric("Classes", dataset.num_classes)
     columns[3].metric("Training images", f"{len(dataset.x_train):,}")
     columns[4].metric("Test images", f"{len(dataset.x_test):,}")
+    source = f"[{info.source}]({info.source_url})" if info.source_url else info.source
     st.caption(
-        f"{info.description} Source: [{info.source}]({info.source_url}). Licence: {info.licence}."
+        f"{info.description} Source: {source}. Licence: {info.licence}."
         f" In memory: {dataset_bytes(dataset) / 1e6:,.0f} MB of uint8."
     )
 
@@ -169,11 +225,18 @@ choice = dataset_choice_ui()
 if choice.name == "quickdraw" and len(choice.categories or ()) < 2:
     st.warning("Choose at least two categories to compare.", icon=":material/warning:")
     st.stop()
-dataset = load_dataset_ui(choice)
+if choice.name == CUSTOM_DATASET_NAME:
+    dataset = custom_dataset_ui()
+else:
+    dataset = load_dataset_ui(choice)
 if dataset is None:
     st.stop()
 summary_ui(dataset)
-statistics = gallery_statistics(choice, dataset)
+# A user's own upload is small and private: its statistics never enter the shared cache.
+if choice.name == CUSTOM_DATASET_NAME:
+    statistics = gallery_statistics(dataset)
+else:
+    statistics = shared_gallery_statistics(choice, dataset)
 samples_tab, balance_tab, means_tab, pixels_tab = st.tabs(
     ["Samples", "Class balance", "Mean images", "Pixel intensities"]
 )

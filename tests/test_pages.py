@@ -110,3 +110,30 @@ def test_quickdraw_categories_are_fetched_from_the_server(
     assert metric_values(app)["Training images"] == "500"
     app.multiselect(key="datasets_categories").set_value(["cat"]).run()
     assert "at least two categories" in app.warning[0].value
+
+
+def test_an_uploaded_zip_of_class_folders_becomes_a_gallery(tmp_path: Path) -> None:
+    from tests_support import class_folder_zip
+
+    app = open_page("pages/datasets.py")
+    app.selectbox(key="datasets_name").set_value("custom").run()
+    assert not app.exception
+    archive = class_folder_zip({"circles": 4, "squares": 4}, extra={"readme.txt": b"hi"})
+    app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
+    assert not app.exception and not app.error
+    metrics = metric_values(app)
+    assert metrics["Classes"] == "2" and metrics["Test images"] == "2"
+    assert "1 files were skipped" in app.expander[0].label
+    assert len(app.get("plotly_chart")) == 4
+
+
+def test_an_uploaded_archive_with_one_class_is_refused_with_the_reason() -> None:
+    from tests_support import class_folder_zip
+
+    app = open_page("pages/datasets.py")
+    app.selectbox(key="datasets_name").set_value("custom").run()
+    app.file_uploader(key="datasets_custom_upload").upload(
+        "one.zip", class_folder_zip({"circles": 3})
+    ).run()
+    assert not app.exception
+    assert "at least two classes" in app.error[0].value

@@ -1,0 +1,193 @@
+"""A user's own images: a .zip of one folder per class, read safely into a Dataset."""
+
+from __future__ import annotations
+
+import io
+import posixpath
+import stat
+import zipfile
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from core.datasets import Dataset, DatasetError
+
+CUSTOM_DATASET_NAME = "custom"
+IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
+# Folders that archivers add and that hold no images of the user's.
+IGNORED_PREFIXES = ("__MACOSX/",)
+
+
+@dataclass(frozen=True)
+class ImageFolderOptions:
+    """How to read a .zip of class folders, and the limits that keep a bad archive harmless."""
+
+    image_size: int = 28
+    channels: int = 1
+    test_fraction: float = 0.2
+    seed: int = 0
+    max_files: int = 20_000
+    max_archive_bytes: int = 200_000_000
+    max_uncompressed_bytes: int = 1_000_000_000
+    max_image_pixels: int = 25_000_000
+    min_images_per_class: int = 2
+
+    def __post_init__(self) -> None:
+        if not 8 <= self.image_size <= 128:
+            raise ValueError("Choose an image size between 8 and 128 pixels.")
+        if self.channels not in (1, 3):
+            raise ValueError("Choose 1 channel (grayscale) or 3 (colour).")
+        if not 0.05 <= self.test_fraction <= 0.5:
+            raise ValueError("Keep between 5% and 50% of the images for the test set.")
+
+
+@dataclass(frozen=True)
+class ImportReport:
+    """What was read, and each skipped file with the reason."""
+
+    images_per_class: dict[str, int]
+    skipped: tuple[tuple[str, str], ...] = field(default_factory=tuple)
+
+
+def _class_and_file(name: str) -> tuple[str, str] | None:
+    """Split 'class/file.png' or 'top/class/file.png'; None for anything else."""
+    parts = name.split("/")
+    if len(parts) == 2:
+        return parts[0], parts[1]
+    if len(parts) == 3:
+        return parts[1], parts[2]
+    return None
+
+
+def _is_unsafe(info: zipfile.ZipInfo) -> str | None:
+    name = info.filename
+    if name.startswith("/") or "\\" in name or ":" in name.split("/")[0]:
+        return "an absolute path"
+    if ".." in name.split("/") or posixpath.normpath(name).startswith(".."):
+        return "a path that climbs out of the archive ('..')"
+    mode = info.external_attr >> 16
+    if stat.S_ISLNK(mode):
+        return "a symbolic link"
+    return None
+
+
+def _decode_image(data: bytes, options: ImageFolderOptions) -> np.ndarray:
+    """Decode one image to uint8 (size, size, channels); raises ValueError with the reason."""
+    from PIL import Image, ImageOps, UnidentifiedImageError
+
+    try:
+        with Image.open(io.BytesIO(data)) as image:
+            # The header gives the size before any pixel is decoded: refuse huge images here.
+            width, height = image.size
+            if width * height > options.max_image_pixels:
+                raise ValueError(
+                    f"it is {width}x{height} pixels, over the limit of {options.max_image_pixels:,}"
+                )
+            if image.format not in ("PNG", "JPEG"):
+                raise ValueError(f"it is a {image.format} image, not PNG or JPEG")
+            image = ImageOps.exif_transpose(image)
+            mode = "L" if options.channels == 1 else "RGB"
+            if image.mode in ("RGBA", "LA", "P"):
+                # Transparent pixels become white, as they look in an image viewer.
+                background = Image.new("RGBA", image.size, (255, 255, 255, 255))
+                image = Image.alpha_composite(background, image.convert("RGBA"))
+            image = image.convert(mode)
+            fitted = ImageOps.fit(
+                image, (options.image_size, options.image_size), Image.Resampling.LANCZOS
+            )
+            pixels = np.asarray(fitted, dtype=np.uint8)
+    except (UnidentifiedImageError, OSError, Image.DecompressionBombError) as error:
+        raise ValueError(f"it is not a readable image ({error.__class__.__name__})") from error
+    return pixels.reshape(options.image_size, options.image_size, options.channels)
+
+
+def load_image_zip(
+    archive: bytes, options: ImageFolderOptions = ImageFolderOptions()
+) -> tuple[Dataset, ImportReport]:
+    """Read a .zip holding one folder per class of PNG/JPEG images into a Dataset."""
+    if len(archive) > options.max_archive_bytes:
+        raise DatasetError(
+            f"The archive is {len(archive) / 1e6:,.0f} MB; the limit is "
+            f"{options.max_archive_bytes / 1e6:,.0f} MB. Use fewer or smaller images."
+        )
+    try:
+        bundle = zipfile.ZipFile(io.BytesIO(archive))
+    except zipfile.BadZipFile as error:
+        raise DatasetError("The upload is not a readable .zip archive.") from error
+    with bundle:
+        entries = [info for info in bundle.infolist() if not info.is_dir()]
+        if len(entries) > options.max_files:
+            raise DatasetError(
+                f"The archive holds {len(entries):,} files; the limit is {options.max_files:,}."
+            )
+        for info in entries:
+            reason = _is_unsafe(info)
+            if reason:
+                raise DatasetError(f"The archive was refused: {info.filename!r} is {reason}.")
+        total = sum(info.file_size for info in entries)
+        if total > options.max_uncompressed_bytes:
+            raise DatasetError(
+                f"The archive unpacks to {total / 1e6:,.0f} MB; the limit is "
+                f"{options.max_uncompressed_bytes / 1e6:,.0f} MB."
+            )
+        images_by_class: dict[str, list[np.ndarray]] = {}
+        skipped: list[tuple[str, str]] = []
+        for info in sorted(entries, key=lambda entry: entry.filename):
+            name = info.filename
+            if name.startswith(IGNORED_PREFIXES) or posixpath.basename(name).startswith("."):
+                continue
+            location = _class_and_file(name)
+            if location is None:
+                skipped.append((name, "it is not inside a class folder"))
+                continue
+            class_name, file_name = location
+            if not file_name.lower().endswith(IMAGE_SUFFIXES):
+                skipped.append((name, "it is not a .png, .jpg or .jpeg file"))
+                continue
+            try:
+                pixels = _decode_image(bundle.read(info), options)
+            except (ValueError, zipfile.BadZipFile, RuntimeError) as error:
+                skipped.append((name, str(error)))
+                continue
+            images_by_class.setdefault(class_name, []).append(pixels)
+    return _split_classes(images_by_class, skipped, options)
+
+
+def _split_classes(
+    images_by_class: dict[str, list[np.ndarray]],
+    skipped: Sequence[tuple[str, str]],
+    options: ImageFolderOptions,
+) -> tuple[Dataset, ImportReport]:
+    small = [name for name, images in images_by_class.items() if len(images) < 2]
+    if small:
+        raise DatasetError(
+            f"The folders {', '.join(map(repr, small))} hold fewer than 2 readable images; "
+            "each class needs at least one to train on and one to test."
+        )
+    if len(images_by_class) < 2:
+        found = ", ".join(map(repr, images_by_class)) or "none"
+        raise DatasetError(
+            f"A classifier needs at least two classes: one folder per class. Found: {found}."
+        )
+    class_names = tuple(sorted(images_by_class))
+    rng = np.random.default_rng(options.seed)
+    splits: dict[str, tuple[list[np.ndarray], list[int]]] = {"train": ([], []), "test": ([], [])}
+    for label, class_name in enumerate(class_names):
+        images = images_by_class[class_name]
+        order = rng.permutation(len(images))
+        test_count = max(1, round(len(images) * options.test_fraction))
+        for position, index in enumerate(order):
+            split = "test" if position < test_count else "train"
+            splits[split][0].append(images[index])
+            splits[split][1].append(label)
+    arrays = [
+        (np.stack(images), np.asarray(labels, dtype=np.int64))
+        for images, labels in (splits["train"], splits["test"])
+    ]
+    (x_train, y_train), (x_test, y_test) = arrays
+    for array in (x_train, y_train, x_test, y_test):
+        array.flags.writeable = False
+    dataset = Dataset(CUSTOM_DATASET_NAME, class_names, x_train, y_train, x_test, y_test)
+    counts = {name: len(images_by_class[name]) for name in class_names}
+    return dataset, ImportReport(images_per_class=counts, skipped=tuple(skipped))
