@@ -2,13 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+import math
+from collections.abc import Mapping, Sequence
 
 import numpy as np
+import pandas as pd
 import plotly.express as px
 import plotly.graph_objects as go
+from plotly.subplots import make_subplots
 
-# --- Dataset gallery figures (owner: foundation) ---
+# --- Dataset gallery figures ---
 
 CHANNEL_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
 
@@ -117,4 +120,408 @@ def pixel_histogram_figure(histogram: np.ndarray, *, log_scale: bool = True) -> 
     return figure
 
 
-# --- Evaluation and inspection figures (owner: evaluation) ---
+# --- Evaluation and inspection figures ---
+
+# Pixels per confusion cell: large enough for a three-digit count, small enough for 20 classes.
+CONFUSION_CELL_PIXELS = (14, 48)
+CONFUSION_PLOT_PIXELS = 560
+# Below this cell size the counts no longer fit inside the squares, so they are left to the hover.
+CONFUSION_TEXT_MIN_PIXELS = 22
+GALLERY_TILE_PIXELS = 96
+GALLERY_TITLE_PIXELS = 34
+
+
+def _row_shares(matrix: np.ndarray) -> np.ndarray:
+    """Each row divided by its sum; a row without images stays at zero."""
+    totals = matrix.sum(axis=1, keepdims=True).astype(np.float64)
+    return np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
+
+
+def confusion_matrix_figure(
+    matrix: np.ndarray, class_names: Sequence[str], *, normalize: bool = False
+) -> go.Figure:
+    """Clickable confusion matrix: one square marker per cell, rows true, columns predicted.
+
+    A Scatter rather than a heatmap because Streamlit gets no selection from Plotly heatmaps.
+    Points run row by row (point k is cell divmod(k, num_classes)) and each point's customdata
+    is (true, predicted). Text holds the counts, or each row's shares when normalize is set.
+    """
+    counts = np.asarray(matrix)
+    num_classes = len(class_names)
+    if counts.shape != (num_classes, num_classes):
+        raise ValueError(
+            f"A confusion matrix for {num_classes} classes must be {num_classes}x{num_classes}, "
+            f"got shape {counts.shape}."
+        )
+    shares = _row_shares(counts)
+    values = shares if normalize else counts.astype(np.float64)
+    true_classes, predicted_classes = np.divmod(np.arange(num_classes * num_classes), num_classes)
+    flat_counts = counts.ravel()
+    flat_values = values.ravel()
+    highest = float(flat_values.max()) if flat_values.size and flat_values.max() > 0 else 1.0
+
+    cell_pixels = int(np.clip(CONFUSION_PLOT_PIXELS // num_classes, *CONFUSION_CELL_PIXELS))
+    plot_pixels = cell_pixels * num_classes
+    text = [f"{share:.0%}" for share in flat_values] if normalize else [str(c) for c in flat_counts]
+    names = [str(name) for name in class_names]
+    hover = [
+        f"true {names[true]}<br>predicted {names[predicted]}<br>"
+        f"{count} images ({share:.1%} of the row)"
+        for true, predicted, count, share in zip(
+            true_classes, predicted_classes, flat_counts, shares.ravel(), strict=True
+        )
+    ]
+    figure = go.Figure(
+        go.Scatter(
+            x=predicted_classes,
+            y=true_classes,
+            mode="markers+text" if cell_pixels >= CONFUSION_TEXT_MIN_PIXELS else "markers",
+            marker={
+                "symbol": "square",
+                "size": cell_pixels * 0.94,
+                "color": flat_values,
+                "colorscale": "Blues",
+                "cmin": 0.0,
+                "cmax": highest,
+                "showscale": True,
+                "colorbar": {"title": {"text": "share of row" if normalize else "images"}},
+            },
+            text=text,
+            textfont={
+                # Light text on dark cells, dark on light ones.
+                "color": [
+                    "white" if value > 0.55 * highest else "#1f2d3d" for value in flat_values
+                ],
+                "size": 12 if cell_pixels >= 34 else 10,
+            },
+            customdata=np.column_stack([true_classes, predicted_classes]),
+            hovertext=hover,
+            hovertemplate="%{hovertext}<extra></extra>",
+            showlegend=False,
+        )
+    )
+    axis = {
+        "tickmode": "array",
+        "tickvals": list(range(num_classes)),
+        "ticktext": names,
+        "showgrid": False,
+        "zeroline": False,
+    }
+    figure.update_xaxes(axis, title_text="predicted class", range=[-0.5, num_classes - 0.5])
+    # Row 0 on top, as in a printed matrix; scaleanchor keeps the cells square at any width.
+    figure.update_yaxes(
+        axis,
+        title_text="true class",
+        range=[num_classes - 0.5, -0.5],
+        scaleanchor="x",
+        constrain="domain",
+    )
+    figure.update_layout(
+        height=plot_pixels + 140,
+        margin={"l": 20, "r": 20, "t": 40, "b": 20},
+        plot_bgcolor="rgba(0,0,0,0)",
+        clickmode="event+select",
+    )
+    return figure
+
+
+def per_class_figure(per_class: pd.DataFrame) -> go.Figure:
+    """Grouped bars of precision, recall and F1 per class, from Evaluation.per_class."""
+    figure = go.Figure(
+        [
+            go.Bar(name=label, x=per_class["class"].astype(str), y=per_class[column])
+            for column, label in (("precision", "precision"), ("recall", "recall"), ("f1", "F1"))
+        ]
+    )
+    figure.update_layout(barmode="group", yaxis={"range": [0, 1], "title": "score"}, height=360)
+    return figure
+
+
+def _to_rgb(images: np.ndarray) -> np.ndarray:
+    """uint8 (n, h, w, 1 or 3) to (n, h, w, 3)."""
+    if images.shape[-1] == 1:
+        return np.repeat(images, 3, axis=-1)
+    if images.shape[-1] != 3:
+        raise ValueError(f"Images need 1 or 3 channels, got {images.shape[-1]}.")
+    return images
+
+
+def image_grid_figure(images: np.ndarray, titles: Sequence[str], columns: int = 8) -> go.Figure:
+    """A gallery of uint8 images (n, h, w, c) with a caption above each, as one image trace.
+
+    Captions may hold a newline for a second line.
+    """
+    if len(images) != len(titles):
+        raise ValueError(f"Got {len(images)} images but {len(titles)} titles.")
+    if len(images) == 0:
+        figure = go.Figure()
+        figure.add_annotation(text="No images to show", showarrow=False, x=0.5, y=0.5)
+        figure.update_xaxes(visible=False)
+        figure.update_yaxes(visible=False)
+        return figure.update_layout(height=120)
+    rgb = _to_rgb(np.asarray(images, dtype=np.uint8))
+    count, height, width = rgb.shape[:3]
+    columns = max(1, min(columns, count))
+    rows = math.ceil(count / columns)
+    scale = GALLERY_TILE_PIXELS / max(height, width)
+    title_band = math.ceil(GALLERY_TITLE_PIXELS / scale)
+    gap = max(1, width // 8)
+    cell_height, cell_width = height + title_band, width + gap
+    # RGBA with a transparent background, so the gaps take the page's colour in either theme.
+    mosaic = np.zeros((rows * cell_height, columns * cell_width - gap, 4), dtype=np.uint8)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = row * cell_height + title_band, column * cell_width
+        mosaic[top : top + height, left : left + width, :3] = rgb[index]
+        mosaic[top : top + height, left : left + width, 3] = 255
+    # binary_string sends the mosaic as one PNG, far smaller than Plotly's JSON pixel arrays.
+    figure = px.imshow(mosaic, binary_string=True)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = row * cell_height + title_band, column * cell_width
+        figure.add_annotation(
+            x=left + (width - 1) / 2,
+            y=top - 0.5,
+            text=str(titles[index]).replace("\n", "<br>"),
+            showarrow=False,
+            yanchor="bottom",
+            font={"size": 11},
+        )
+    figure.update_traces(hoverinfo="skip", hovertemplate=None)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False)
+    figure.update_layout(
+        height=int(rows * cell_height * scale) + 20,
+        margin={"l": 0, "r": 0, "t": 10, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def _mosaic(
+    tiles: np.ndarray, columns: int, fill: float = np.nan, gap: int = 1
+) -> tuple[np.ndarray, np.ndarray]:
+    """Lay (n, h, w) tiles out in a grid: the mosaic, and each cell's tile index (-1 in gaps)."""
+    count, height, width = tiles.shape
+    rows = math.ceil(count / columns)
+    shape = (rows * (height + gap) - gap, columns * (width + gap) - gap)
+    mosaic = np.full(shape, fill, dtype=np.float64)
+    owner = np.full(shape, -1, dtype=np.int64)
+    for index in range(count):
+        row, column = divmod(index, columns)
+        top, left = row * (height + gap), column * (width + gap)
+        mosaic[top : top + height, left : left + width] = tiles[index]
+        owner[top : top + height, left : left + width] = index
+    return mosaic, owner
+
+
+def feature_maps_figure(
+    maps: np.ndarray,
+    *,
+    shared_scale: bool = False,
+    max_channels: int = 32,
+    columns: int | None = None,
+    title: str | None = None,
+) -> go.Figure:
+    """One layer's feature maps (h, w, channels) as a grid of channels, in one heatmap trace.
+
+    shared_scale=False stretches every channel to its own range, so weak channels still show
+    their pattern; shared_scale=True puts all on one scale, so their strengths compare.
+    """
+    maps = np.asarray(maps, dtype=np.float32)
+    if maps.ndim != 3:
+        raise ValueError(f"Feature maps must be (height, width, channels), got {maps.shape}.")
+    total = maps.shape[-1]
+    tiles = np.moveaxis(maps[..., :max_channels], -1, 0)
+    shown = len(tiles)
+    columns = columns or math.ceil(math.sqrt(shown * 2))
+    columns = max(1, min(columns, shown))
+    raw, owner = _mosaic(tiles, columns)
+    if shared_scale:
+        values, low, high = raw, float(np.nanmin(raw)), float(np.nanmax(raw))
+    else:
+        lows = tiles.min(axis=(1, 2), keepdims=True)
+        spans = tiles.max(axis=(1, 2), keepdims=True) - lows
+        stretched = np.divide(tiles - lows, spans, out=np.zeros_like(tiles), where=spans > 0)
+        values, _ = _mosaic(stretched, columns)
+        low, high = 0.0, 1.0
+    channel = np.where(owner >= 0, owner, np.nan)
+    figure = go.Figure(
+        go.Heatmap(
+            z=values,
+            zmin=low,
+            zmax=high if high > low else low + 1.0,
+            colorscale="Viridis",
+            showscale=shared_scale,
+            customdata=np.stack([channel, raw], axis=-1),
+            hovertemplate="channel %{customdata[0]}<br>activation %{customdata[1]:.3f}"
+            "<extra></extra>",
+        )
+    )
+    caption = title or "feature maps"
+    if shown < total:
+        caption += f" (first {shown} of {total} channels)"
+    rows = math.ceil(shown / columns)
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    figure.update_layout(
+        title=caption,
+        height=int(np.clip(rows * 90, 200, 900)) + 60,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def filters_figure(filters: np.ndarray, *, columns: int | None = None) -> go.Figure:
+    """First-layer filters (n, kh, kw, c) in [0, 1] as small images; 0.5 grey is a zero weight."""
+    filters = np.asarray(filters, dtype=np.float32)
+    count, height, width, channels = filters.shape
+    columns = max(1, min(columns or math.ceil(math.sqrt(count * 2)), count))
+    rows = math.ceil(count / columns)
+    figure = go.Figure()
+    if channels == 3:
+        planes = [_mosaic(filters[..., channel], columns, fill=1.0)[0] for channel in range(3)]
+        rgb = np.round(np.stack(planes, axis=-1) * 255).astype(np.uint8)
+        figure.add_trace(go.Image(z=rgb, hoverinfo="skip"))
+    else:
+        # Filters on other than three channels show their mean over the channels.
+        mosaic, owner = _mosaic(filters.mean(axis=-1), columns)
+        figure.add_trace(
+            go.Heatmap(
+                z=mosaic,
+                zmin=0.0,
+                zmax=1.0,
+                colorscale="Greys",
+                reversescale=True,
+                showscale=False,
+                customdata=np.where(owner >= 0, owner, np.nan),
+                hovertemplate="filter %{customdata}<br>weight %{z:.2f}<extra></extra>",
+            )
+        )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, autorange="reversed", scaleanchor="x")
+    figure.update_layout(
+        height=int(np.clip(rows * 60, 120, 700)) + 40,
+        margin={"l": 10, "r": 10, "t": 20, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def filter_strengths_figure(strengths: Mapping[str, np.ndarray]) -> go.Figure:
+    """Bars of each filter's mean absolute weight, one row of bars per convolution layer."""
+    names = list(strengths)
+    figure = make_subplots(rows=max(1, len(names)), cols=1, subplot_titles=names)
+    for row, name in enumerate(names, start=1):
+        values = np.asarray(strengths[name])
+        figure.add_trace(
+            go.Bar(x=np.arange(len(values)), y=values, name=name, showlegend=False),
+            row=row,
+            col=1,
+        )
+        figure.update_xaxes(title_text="filter", row=row, col=1)
+        figure.update_yaxes(title_text="mean |weight|", row=row, col=1)
+    figure.update_layout(height=220 * max(1, len(names)) + 40)
+    return figure
+
+
+def overlay_figure(
+    image: np.ndarray, heatmap: np.ndarray, *, opacity: float = 0.5, title: str | None = None
+) -> go.Figure:
+    """The image beside itself under a [0, 1] heatmap (Grad-CAM, saliency)."""
+    image = np.asarray(image, dtype=np.uint8)
+    if image.ndim == 2:
+        image = image[:, :, np.newaxis]
+    heatmap = np.asarray(heatmap, dtype=np.float32)
+    if heatmap.shape != image.shape[:2]:
+        raise ValueError(f"Heatmap shape {heatmap.shape} differs from image {image.shape[:2]}.")
+    rgb = _to_rgb(image[np.newaxis])[0]
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("image", title or "heatmap"))
+    for column in (1, 2):
+        figure.add_trace(go.Image(z=rgb, hoverinfo="skip"), row=1, col=column)
+    # An Image trace centres pixel (row, column) at (column, row), as does this heatmap.
+    figure.add_trace(
+        go.Heatmap(
+            z=heatmap,
+            zmin=0.0,
+            zmax=1.0,
+            colorscale="Turbo",
+            opacity=opacity,
+            colorbar={"title": {"text": "importance"}},
+            hovertemplate="row %{y}, column %{x}<br>importance %{z:.2f}<extra></extra>",
+        ),
+        row=1,
+        col=2,
+    )
+    figure.update_xaxes(visible=False)
+    figure.update_yaxes(visible=False, autorange="reversed")
+    figure.update_yaxes(scaleanchor="x", row=1, col=1)
+    figure.update_yaxes(scaleanchor="x2", row=1, col=2)
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+def embedding_figure(
+    points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str | None = None
+) -> go.Figure:
+    """2-D embedding, one WebGL trace per class; each point's customdata is its image index."""
+    points = np.asarray(points)
+    labels = np.asarray(labels)
+    if points.shape != (len(labels), 2):
+        raise ValueError(f"Expected points of shape ({len(labels)}, 2), got {points.shape}.")
+    figure = go.Figure()
+    for class_index, name in enumerate(class_names):
+        (indices,) = np.nonzero(labels == class_index)
+        if len(indices) == 0:
+            continue
+        figure.add_trace(
+            go.Scattergl(
+                x=points[indices, 0],
+                y=points[indices, 1],
+                mode="markers",
+                name=str(name),
+                marker={"size": 5, "opacity": 0.75},
+                customdata=indices,
+                hovertemplate=f"{name}<br>image %{{customdata}}<extra></extra>",
+            )
+        )
+    figure.update_xaxes(showticklabels=False, title_text="")
+    figure.update_yaxes(showticklabels=False, title_text="")
+    figure.update_layout(
+        title=title, height=520, legend={"title": {"text": "true class"}, "itemsizing": "constant"}
+    )
+    return figure
+
+
+def training_curves_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
+    """Loss and accuracy per epoch, training solid and validation dashed, from History.history."""
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    colours = {"training": "#1f77b4", "validation": "#ff7f0e"}
+    for column, metric in ((1, "loss"), (2, "accuracy")):
+        for split, key in (("training", metric), ("validation", f"val_{metric}")):
+            values = history.get(key)
+            if not values:
+                continue
+            figure.add_trace(
+                go.Scatter(
+                    x=np.arange(1, len(values) + 1),
+                    y=list(values),
+                    mode="lines+markers",
+                    name=split,
+                    legendgroup=split,
+                    # One legend entry per split, not one per panel.
+                    showlegend=column == 1 or "loss" not in history,
+                    line={
+                        "color": colours[split],
+                        "dash": "dash" if split == "validation" else "solid",
+                    },
+                    hovertemplate=f"epoch %{{x}}<br>{split} {metric} %{{y:.4f}}<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+        figure.update_xaxes(title_text="epoch", row=1, col=column)
+    figure.update_yaxes(range=[0, 1], row=1, col=2)
+    figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
