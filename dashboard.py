@@ -30,6 +30,8 @@ def device_ui() -> None:
 PAGES = [
     st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
     st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
+    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
 ]
 
 navigation = st.navigation(PAGES)

@@ -525,3 +525,81 @@ def training_curves_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     figure.update_yaxes(range=[0, 1], row=1, col=2)
     figure.update_layout(height=360, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure
+
+
+# --- Training figures ---
+
+
+def live_curves_figure(
+    batch_points: Sequence[Mapping[str, float | None]],
+    epoch_points: Sequence[Mapping[str, float | None]],
+    *,
+    planned_epochs: float | None = None,
+) -> go.Figure:
+    """Loss and accuracy while training: a line for the training batches, dots per validation.
+
+    Points are dicts with 'epoch' (1.5 = halfway through the second), 'loss', 'accuracy' and,
+    for epoch points, 'val_loss' and 'val_accuracy'.
+    """
+    figure = make_subplots(rows=1, cols=2, subplot_titles=("loss", "accuracy"))
+    colours = {"training": "#1f77b4", "validation": "#ff7f0e"}
+    for column, metric in ((1, "loss"), (2, "accuracy")):
+        series = (
+            ("training", batch_points, metric, "lines"),
+            ("validation", epoch_points, f"val_{metric}", "lines+markers"),
+        )
+        for split, points, key, mode in series:
+            kept = [point for point in points if point.get(key) is not None]
+            figure.add_trace(
+                go.Scatter(
+                    x=[point["epoch"] for point in kept],
+                    y=[point[key] for point in kept],
+                    mode=mode,
+                    name=split,
+                    legendgroup=split,
+                    showlegend=column == 1,
+                    line={"color": colours[split]},
+                    hovertemplate=f"epoch %{{x:.2f}}<br>{split} {metric} %{{y:.4f}}<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+        figure.update_xaxes(title_text="epoch", row=1, col=column, rangemode="tozero")
+        if planned_epochs:
+            figure.update_xaxes(range=[0, planned_epochs], row=1, col=column)
+    figure.update_yaxes(rangemode="tozero", row=1, col=1)
+    figure.update_yaxes(range=[0, 1], row=1, col=2)
+    figure.update_layout(
+        height=340,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        legend={"orientation": "h", "y": 1.18, "x": 1, "xanchor": "right"},
+        uirevision="live",  # Keep the user's zoom while new points arrive.
+    )
+    return figure
+
+
+def runs_comparison_figure(
+    runs: Sequence[tuple[str, Sequence[Mapping[str, float | None]]]],
+) -> go.Figure:
+    """Validation accuracy per epoch of several runs, one line each, for comparing them."""
+    figure = go.Figure()
+    for name, history in runs:
+        kept = [entry for entry in history if entry.get("val_accuracy") is not None]
+        figure.add_trace(
+            go.Scatter(
+                x=[entry["epoch"] for entry in kept],
+                y=[entry["val_accuracy"] for entry in kept],
+                mode="lines+markers",
+                name=name,
+                hovertemplate="epoch %{x}<br>validation accuracy %{y:.4f}<extra>%{fullData.name}"
+                "</extra>",
+            )
+        )
+    figure.update_layout(
+        title="Validation accuracy per epoch",
+        xaxis_title="epoch",
+        yaxis_title="validation accuracy",
+        height=360,
+        margin={"l": 10, "r": 10, "t": 50, "b": 10},
+    )
+    return figure

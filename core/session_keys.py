@@ -3,3 +3,6 @@
 GALLERY_SEED = "gallery_seed"
 # The user's own uploaded dataset: (upload key, Dataset, ImportReport); never shared.
 CUSTOM_DATASET = "custom_dataset"
+# This session's background training run (a core.jobs.TrainingJob), and whether its end was shown.
+TRAINING_JOB = "training_job"
+TRAINING_JOB_SHOWN = "training_job_shown"

@@ -19,6 +19,9 @@ from core.plots import (
     sample_grid_figure,
 )
 from ui.datasets import DatasetChoice, custom_dataset_ui, dataset_choice_ui, load_dataset_ui
+from ui.frame import leave_pages_directory_mode
+
+leave_pages_directory_mode()
 
 MOSAIC_GAP = 2
 PAGE = "datasets"

@@ -2,6 +2,10 @@
 
 import streamlit as st
 
+from ui.frame import leave_pages_directory_mode
+
+leave_pages_directory_mode()
+
 st.title("Convlab")
 st.markdown(
     "See how a **convolutional neural network** learns to recognise images: look at the data, "
@@ -18,6 +22,23 @@ PAGE_LESSONS = (
         "many images each class has, the average image of a class, and how bright the pixels "
         "are. Notice how much a class varies, and which classes look alike.",
     ),
+    (
+        "pages/train.py",
+        "Train",
+        ":material/model_training:",
+        "How a network learns. Pick a dataset and an architecture (or build your own, block by "
+        "block), see its layers and parameters, press Train and watch the loss and accuracy "
+        "curves move while it learns. Try a learning rate that is too high, too few images, or "
+        "no pooling, and compare the runs.",
+    ),
+    (
+        "pages/evaluate.py",
+        "Evaluate",
+        ":material/grid_on:",
+        "Where a network goes wrong. A confusion matrix whose cells you click to see the very "
+        "test images behind them, precision and recall per class, the most confused pairs, "
+        "and the mistakes the network was most sure of.",
+    ),
 )
 
 for page, title, icon, lesson in PAGE_LESSONS:
@@ -26,7 +47,7 @@ for page, title, icon, lesson in PAGE_LESSONS:
         st.write(lesson)
 
 st.info(
-    "Coming next: training a network live, a clickable confusion matrix and feature maps, and "
-    "a canvas to draw on while the network guesses.",
+    "Coming next: feature maps and what the network attends to, and a canvas to draw on while "
+    "the network guesses.",
     icon=":material/construction:",
 )

@@ -113,3 +113,21 @@ def clear_streamlit_caches() -> Iterator[None]:
 
         st.cache_data.clear()
         st.cache_resource.clear()
+
+
+@pytest.fixture(scope="session")
+def digits_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder holding one small saved run, trained a few seconds on Digits."""
+    from core.datasets import load_dataset
+    from core.models import ConvBlock, ModelSpec
+    from core.runs import make_record, save_run
+    from core.training import TrainConfig, train
+
+    runs_dir = tmp_path_factory.mktemp("runs")
+    dataset = load_dataset("digits")
+    spec = ModelSpec(conv_blocks=(ConvBlock(filters=8), ConvBlock(filters=16)))
+    config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.01)
+    result = train(spec, dataset, config)
+    record = make_record(result, dataset, config, spec=spec, preset="custom", name="tiny digits")
+    save_run(result.model, record, runs_dir)
+    return runs_dir

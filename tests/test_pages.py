@@ -36,7 +36,7 @@ def test_home_page_explains_each_page() -> None:
     assert app.title[0].value == "Convlab"
     text = " ".join(block.value for block in app.markdown)
     assert "Browse MNIST digits" in text and "average image" in text
-    assert [link.proto.page for link in app.get("page_link")] == ["datasets"]
+    assert [link.proto.page for link in app.get("page_link")] == ["datasets", "train", "evaluate"]
     sidebar_text = " ".join(caption.value for caption in app.sidebar.caption)
     assert "Compute device" in sidebar_text
 
@@ -137,3 +137,96 @@ def test_an_uploaded_archive_with_one_class_is_refused_with_the_reason() -> None
     ).run()
     assert not app.exception
     assert "at least two classes" in app.error[0].value
+
+
+def open_train_page_on_digits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    app = open_page("pages/train.py")
+    app.selectbox(key="train_name").set_value("digits").run()
+    assert not app.exception
+    return app
+
+
+def test_train_page_shows_the_layers_and_parameters_before_training(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    assert not app.error
+    layers = app.dataframe[0].value
+    assert list(layers.columns) == ["layer", "type", "output shape", "parameters"]
+    assert "conv1" in layers["layer"].tolist()
+    assert metric_values(app)["Parameters"] == f"{layers['parameters'].sum():,}"
+    assert "No runs yet" in " ".join(caption.value for caption in app.caption)
+    app.selectbox(key="train_preset").set_value("lenet5").run()
+    assert "LeNet-5" in " ".join(caption.value for caption in app.caption)
+
+
+def test_an_impossible_architecture_is_refused_before_any_build(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    app.selectbox(key="train_preset").set_value("custom").run()
+    extra_pools = [
+        {"filters": 8, "kernel_size": 3, "convs": 1, "pooling": "max", "batch_norm": True,
+         "activation": "relu", "padding": "same"}
+    ] * 4  # fmt: skip
+    app.session_state["train_blocks"] = {
+        "edited_rows": {},
+        "added_rows": extra_pools,
+        "deleted_rows": [],
+    }
+    app.run()
+    assert not app.exception
+    assert "pooling" in app.error[0].value
+    assert not [button for button in app.button if button.label == "Train"]
+
+
+def test_training_runs_in_the_background_and_survives_reruns(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    app.number_input(key="train_epochs").set_value(2).run()
+    app.button(key="train_train").click().run()
+    job = app.session_state[session_keys.TRAINING_JOB]
+    # Another widget's rerun while training: the job lives on in the session.
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    assert app.session_state[session_keys.TRAINING_JOB] is job
+    job.thread.join(timeout=180)
+    app.run()
+    assert not app.exception
+    assert job.state == "finished", job.error
+    assert "Training completed" in app.success[0].value
+    assert metric_values(app)["Test accuracy"].endswith("%")
+    runs_table = app.dataframe[-1].value
+    assert runs_table["dataset"].tolist() == ["digits"]
+
+
+def test_evaluate_page_without_runs_points_to_the_train_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "none"))
+    app = open_page("pages/evaluate.py")
+    assert not app.exception
+    assert "No saved runs yet" in app.info[0].value
+
+
+def test_evaluate_page_shows_the_run_s_matrix_scores_and_mistakes(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(digits_runs_dir))
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path))
+    app = open_page("pages/evaluate.py")
+    assert not app.exception and not app.error
+    metrics = metric_values(app)
+    assert metrics["Test images"] == "300" and metrics["Classes"] == "10"
+    accuracy = float(metrics["Test accuracy"].rstrip("%")) / 100
+    mistakes = int(metrics["Mistakes"].replace(",", ""))
+    assert mistakes == round((1 - accuracy) * 300)
+    per_class = app.dataframe[0].value
+    assert list(per_class.columns)[:4] == ["class", "precision", "recall", "f1"]
+    assert per_class["support"].sum() == 300
+    charts = app.get("plotly_chart")
+    assert len(charts) >= 3, "matrix, a cell's gallery, worst mistakes"
+    app.toggle(key="evaluate_normalize").set_value(True).run()
+    assert not app.exception

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import pickle
+import shutil
 import socket
 import subprocess
 import sys
@@ -96,17 +97,16 @@ def browser_data_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return folder
 
 
-@pytest.fixture(scope="session")
-def app_url(browser_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
-    """`streamlit run dashboard.py` on 127.0.0.1, as a user starts it."""
+def start_app(data_dir: Path, runs_dir: Path, log_path: Path) -> tuple[str, subprocess.Popen]:
+    """`streamlit run dashboard.py` on 127.0.0.1, as a user starts it; returns its URL."""
     port = _free_port()
     environment = dict(
         os.environ,
-        CONVLAB_DATA_DIR=str(browser_data_dir),
-        CONVLAB_RUNS_DIR=str(tmp_path_factory.mktemp("runs")),
+        CONVLAB_DATA_DIR=str(data_dir),
+        CONVLAB_RUNS_DIR=str(runs_dir),
         CONVLAB_QUICKDRAW_URL="http://127.0.0.1:9",
     )
-    log = open(tmp_path_factory.mktemp("log") / "streamlit.log", "w")  # noqa: SIM115
+    log = open(log_path, "w")  # noqa: SIM115 - closed with the server.
     server = subprocess.Popen(
         [
             sys.executable, "-m", "streamlit", "run", "dashboard.py",
@@ -121,16 +121,39 @@ def app_url(browser_data_dir: Path, tmp_path_factory: pytest.TempPathFactory) ->
         try:
             with urllib.request.urlopen(f"{url}/_stcore/health", timeout=2) as response:
                 if response.status == 200:
-                    break
+                    return url, server
         except OSError:
             time.sleep(0.3)
-    else:
-        server.kill()
-        pytest.fail("streamlit did not start within 60 s")
-    yield url
+    server.kill()
+    pytest.fail(f"streamlit did not start within 60 s; see {log_path}")
+
+
+def stop_app(server: subprocess.Popen) -> None:
     server.terminate()
-    server.wait(timeout=20)
-    log.close()
+    try:
+        server.wait(timeout=20)
+    except subprocess.TimeoutExpired:
+        server.kill()
+
+
+@pytest.fixture(scope="session")
+def app_url(
+    browser_data_dir: Path, digits_runs_dir: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[str]:
+    """One app server for the whole browser session, with one small saved run."""
+    folder = tmp_path_factory.mktemp("app")
+    shutil.copytree(digits_runs_dir, folder / "runs")
+    url, server = start_app(browser_data_dir, folder / "runs", folder / "streamlit.log")
+    yield url
+    stop_app(server)
+
+
+@pytest.fixture
+def fresh_app_url(browser_data_dir: Path, tmp_path: Path) -> Iterator[str]:
+    """A server nobody has visited yet, for what happens on a first visit."""
+    url, server = start_app(browser_data_dir, tmp_path / "runs", tmp_path / "streamlit.log")
+    yield url
+    stop_app(server)
 
 
 @pytest.fixture(scope="session")
@@ -179,3 +202,22 @@ def _wait_until_idle(page, timeout_ms: int = 60_000) -> None:
         "() => document.querySelectorAll('[data-stale=\"true\"]').length === 0",
         timeout=timeout_ms,
     )
+
+
+@pytest.fixture
+def take_screenshot(screenshot_dir: Path):
+    """Screenshot the whole page: Streamlit scrolls inside its own container, not the body."""
+
+    def take(page, name: str) -> Path:
+        height = page.evaluate(
+            "() => Math.max(document.querySelector('[data-testid=\"stMain\"]')?.scrollHeight"
+            " || 0, document.body.scrollHeight)"
+        )
+        page.set_viewport_size({"width": 1400, "height": min(max(height, 1000), 4000)})
+        page.wait_for_timeout(500)
+        path = screenshot_dir / name
+        page.screenshot(path=str(path), full_page=True)
+        page.set_viewport_size({"width": 1400, "height": 1000})
+        return path
+
+    return take

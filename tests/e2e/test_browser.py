@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,21 +10,29 @@ from playwright.sync_api import expect
 
 pytestmark = pytest.mark.e2e
 
+ROOT = Path(__file__).resolve().parents[2]
+# The titles dashboard.py gives its pages, in order: what the sidebar must list.
+PAGE_TITLES = re.findall(r'st.Page\("[^"]+", title="([^"]+)"', (ROOT / "dashboard.py").read_text())
+
+
+def sidebar_pages(page) -> list[str]:
+    links = page.locator('[data-testid="stSidebarNav"] a')
+    return [text.split("\n")[-1].strip() for text in links.all_inner_texts()]
+
 
 def choose_dataset(page, title: str) -> None:
     page.locator('[data-testid="stSelectbox"]').first.click()
     page.get_by_role("option", name=title, exact=True).click()
 
 
-def test_home_page_shows_the_frame_and_the_device(page, app_url, wait_until_idle, screenshot_dir):
+def test_home_page_shows_the_frame_and_the_device(page, app_url, wait_until_idle, take_screenshot):
     page.goto(app_url)
     wait_until_idle(page)
     assert page.get_by_role("heading", name="Convlab").is_visible()
-    navigation = page.locator('[data-testid="stSidebarNav"]')
-    assert navigation.inner_text().split() == ["home", "Home", "photo_library", "Datasets"]
+    assert sidebar_pages(page) == PAGE_TITLES
     # The device probe runs in the background; the sidebar fills it in without a click.
     page.get_by_text("CPU (").or_(page.get_by_text("GPU:")).first.wait_for(timeout=90_000)
-    page.screenshot(path=str(screenshot_dir / "home.png"), full_page=True)
+    take_screenshot(page, "home.png")
 
 
 @pytest.mark.parametrize(
@@ -37,7 +46,7 @@ def test_home_page_shows_the_frame_and_the_device(page, app_url, wait_until_idle
     ],
 )
 def test_datasets_page_shows_each_dataset(
-    page, app_url, wait_until_idle, screenshot_dir: Path, title, slug, training_images
+    page, app_url, wait_until_idle, take_screenshot, title, slug, training_images
 ):
     page.goto(f"{app_url}/datasets")
     wait_until_idle(page)
@@ -50,7 +59,7 @@ def test_datasets_page_shows_each_dataset(
     # The sample grid is drawn: a Plotly chart with its image layer.
     page.locator(".js-plotly-plot .imagelayer image").first.wait_for(timeout=30_000)
     assert not page.locator('[data-testid="stException"]').count()
-    page.screenshot(path=str(screenshot_dir / f"datasets-{slug}.png"), full_page=True)
+    take_screenshot(page, f"datasets-{slug}.png")
 
 
 def test_reshuffle_draws_new_samples(page, app_url, wait_until_idle):
@@ -66,3 +75,49 @@ def test_reshuffle_draws_new_samples(page, app_url, wait_until_idle):
         arg=before,
         timeout=30_000,
     )
+
+
+def test_a_deep_link_to_a_fresh_server_joins_the_frame_at_the_next_rerun(
+    page, fresh_app_url, wait_until_idle
+):
+    page.goto(f"{fresh_app_url}/datasets")
+    wait_until_idle(page)
+    page.get_by_role("button", name="Reshuffle").click()
+    expect(page.locator('[data-testid="stSidebarNav"] a')).to_have_count(
+        len(PAGE_TITLES), timeout=30_000
+    )
+    assert sidebar_pages(page) == PAGE_TITLES
+    expect(page.get_by_text("Compute device")).to_be_visible(timeout=30_000)
+
+
+def test_training_in_the_browser_shows_live_curves_and_saves_a_run(
+    page, app_url, wait_until_idle, take_screenshot
+):
+    page.goto(f"{app_url}/train")
+    wait_until_idle(page)
+    choose_dataset(page, "Digits (offline)")
+    expect(page.get_by_text("1,497 training and 300 test images")).to_be_visible(timeout=60_000)
+    wait_until_idle(page)
+    page.get_by_role("button", name="Train", exact=True).click()
+    expect(page.get_by_role("button", name="Stop")).to_be_visible(timeout=30_000)
+    # The curves draw while training runs, before the run ends.
+    page.locator(".js-plotly-plot .scatterlayer .trace").first.wait_for(timeout=60_000)
+    take_screenshot(page, "train-live.png")
+    expect(page.get_by_text("Training completed")).to_be_visible(timeout=180_000)
+    wait_until_idle(page)
+    expect(page.get_by_text("Test accuracy", exact=True)).to_be_visible()
+    take_screenshot(page, "train-done.png")
+
+
+def test_clicking_a_confusion_cell_shows_its_test_images(
+    page, app_url, wait_until_idle, take_screenshot
+):
+    page.goto(f"{app_url}/evaluate")
+    wait_until_idle(page)
+    expect(page.get_by_text("Showing the most confused pair")).to_be_visible(timeout=60_000)
+    # Point 0 is the top-left cell: true class 0 predicted as 0.
+    # Plotly listens on its drag layer above the markers: click through to the point.
+    page.locator(".js-plotly-plot .scatterlayer .point").first.click(force=True)
+    expect(page.get_by_text("test images of 0 read correctly as 0")).to_be_visible(timeout=30_000)
+    wait_until_idle(page)
+    take_screenshot(page, "evaluate.png")

@@ -1,0 +1,165 @@
+"""Evaluate: where a trained network goes wrong, class by class and image by image."""
+
+from __future__ import annotations
+
+import json
+
+import streamlit as st
+
+from core.datasets import Dataset
+from core.evaluation import (
+    Evaluation,
+    cell_indices,
+    evaluate,
+    highest_loss_indices,
+    image_titles,
+    most_confused_pairs,
+    most_confused_table,
+)
+from core.plots import confusion_matrix_figure, image_grid_figure, training_curves_figure
+from core.runs import Run
+from ui.frame import leave_pages_directory_mode
+from ui.runs import load_run_ui, run_choice_ui, run_dataset_ui
+
+leave_pages_directory_mode()
+
+PAGE = "evaluate"
+GALLERY_SIZE = 24
+
+
+@st.cache_data(max_entries=8, show_spinner="Classifying every test image…")
+def evaluation_cached(run_dir: str, created_at: str, _run: Run, _dataset: Dataset) -> Evaluation:
+    """evaluate once per run: the test set and the model never change for a saved run."""
+    return evaluate(_run.model, _dataset.x_test, _dataset.y_test, class_names=_run.class_names)
+
+
+def history_columns(history: list[dict]) -> dict[str, list[float]]:
+    """The record's per-epoch entries as Keras-style lists, complete epochs only."""
+    entries = [entry for entry in history if entry.get("complete", True)]
+    keys = ("loss", "accuracy", "val_loss", "val_accuracy")
+    return {
+        key: [entry.get(key) for entry in entries]
+        for key in keys
+        if any(entry.get(key) is not None for entry in entries)
+    }
+
+
+def confusion_ui(evaluation: Evaluation, dataset: Dataset) -> None:
+    st.subheader("Confusion matrix")
+    st.caption(
+        "Rows are the true classes, columns what the network said. The diagonal is right; "
+        "**click any cell** to see those test images."
+    )
+    normalize = st.toggle("Show each row as shares", key=f"{PAGE}_normalize")
+    figure = confusion_matrix_figure(
+        evaluation.confusion, evaluation.class_names, normalize=normalize
+    )
+    event = st.plotly_chart(
+        figure,
+        width="content",
+        on_select="rerun",
+        selection_mode="points",
+        key=f"{PAGE}_confusion",
+    )
+    points = event.selection.points if event and event.selection else []
+    if not points:
+        pairs = most_confused_pairs(evaluation.confusion, limit=1)
+        if not pairs:
+            st.caption("No mistakes on the test set.")
+            return
+        true_class, predicted_class, _ = pairs[0]
+        st.caption("Showing the most confused pair until you click a cell.")
+    else:
+        # Points run row by row, so the point's index names its cell.
+        true_class, predicted_class = divmod(int(points[0]["point_index"]), evaluation.num_classes)
+    indices = cell_indices(evaluation, true_class, predicted_class)
+    true_name = evaluation.class_names[true_class]
+    predicted_name = evaluation.class_names[predicted_class]
+    verb = "read correctly as" if true_class == predicted_class else "taken for"
+    st.markdown(
+        f"**{len(indices):,} test images of {true_name} {verb} {predicted_name}**"
+        + (f", the {GALLERY_SIZE} most confident first:" if len(indices) > GALLERY_SIZE else ":")
+    )
+    if len(indices):
+        shown = indices[:GALLERY_SIZE]
+        st.plotly_chart(
+            image_grid_figure(dataset.x_test[shown], image_titles(evaluation, shown)),
+            width="stretch",
+            key=f"{PAGE}_cell_gallery",
+        )
+
+
+st.title("Evaluate")
+st.write(
+    "Accuracy is one number; the mistakes teach more. See which classes the network confuses, "
+    "look at the very images it got wrong, and how sure it was."
+)
+summary = run_choice_ui(PAGE)
+if summary is None:
+    st.stop()
+run = load_run_ui(summary)
+if run is None:
+    st.stop()
+dataset = run_dataset_ui(run, PAGE)
+if dataset is None:
+    st.stop()
+if tuple(dataset.x_test.shape[1:]) != run.image_shape:
+    st.error(
+        f"The run's model takes {run.image_shape} images but the dataset's are "
+        f"{tuple(dataset.x_test.shape[1:])}: the data changed since training.",
+        icon=":material/error:",
+    )
+    st.stop()
+evaluation = evaluation_cached(str(summary.run_dir), summary.created_at, run, dataset)
+
+columns = st.columns(4)
+columns[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}")
+columns[1].metric("Test images", f"{len(evaluation.labels):,}")
+columns[2].metric("Mistakes", f"{int((evaluation.predictions != evaluation.labels).sum()):,}")
+columns[3].metric("Classes", evaluation.num_classes)
+
+confusion_tab, classes_tab, errors_tab, history_tab = st.tabs(
+    ["Confusion matrix", "Per class", "Worst mistakes", "Training and record"]
+)
+with confusion_tab:
+    confusion_ui(evaluation, dataset)
+with classes_tab:
+    st.caption(
+        "Precision: of the images called this class, the share that are. Recall: of the images "
+        "of this class, the share found. F1 balances the two. Click a column to sort."
+    )
+    st.dataframe(
+        evaluation.per_class,
+        hide_index=True,
+        width="stretch",
+        column_config={
+            name: st.column_config.NumberColumn(format="percent")
+            for name in ("precision", "recall", "f1")
+        },
+        key=f"{PAGE}_per_class",
+    )
+    st.markdown("**Most confused pairs**")
+    st.dataframe(most_confused_table(evaluation), hide_index=True, width="stretch")
+with errors_tab:
+    st.caption(
+        "The test images with the highest loss: wrong and sure of it. Some are mislabelled or "
+        "truly ambiguous."
+    )
+    worst = highest_loss_indices(evaluation, count=GALLERY_SIZE)
+    st.plotly_chart(
+        image_grid_figure(dataset.x_test[worst], image_titles(evaluation, worst)),
+        width="stretch",
+        key=f"{PAGE}_worst",
+    )
+with history_tab:
+    history = history_columns(run.record.get("history") or [])
+    if history:
+        st.plotly_chart(training_curves_figure(history), width="stretch", key=f"{PAGE}_curves")
+    record = run.record
+    st.caption(
+        f"Trained on {record.get('device', 'an unknown device')} for "
+        f"{record.get('train_seconds') or 0:,.1f} s ({record.get('epochs') or 0:.1f} epochs), "
+        f"status {record.get('status')}."
+    )
+    with st.expander("The run's full record (JSON)"):
+        st.code(json.dumps(record, indent=2)[:20_000], language="json")

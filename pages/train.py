@@ -1,0 +1,486 @@
+"""Train: choose data, an architecture and settings, then watch the network learn live."""
+
+from __future__ import annotations
+
+import dataclasses
+
+import pandas as pd
+import streamlit as st
+
+from core import session_keys
+from core.custom_data import CUSTOM_DATASET_NAME
+from core.datasets import Dataset
+from core.jobs import TrainingJob, TrainingRequest, start_training_job
+from core.models import (
+    ACTIVATION_CHOICES,
+    DEFAULT_PRESET,
+    HEAD_CHOICES,
+    POOLING_CHOICES,
+    PRESETS,
+    ConvBlock,
+    ModelSpec,
+    check_spec,
+)
+from core.plots import live_curves_figure, runs_comparison_figure
+from core.runs import default_runs_dir, delete_run, list_runs, model_file_path, rename_run
+from core.training import (
+    FLIP_SAFE_DATASETS,
+    OPTIMIZER_CHOICES,
+    SCHEDULE_CHOICES,
+    TrainConfig,
+    check_config_for_dataset,
+)
+from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
+from ui.frame import leave_pages_directory_mode
+
+leave_pages_directory_mode()
+
+PAGE = "train"
+CUSTOM_ARCHITECTURE = "custom"
+BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
+PRESET_TITLES = {
+    "fast": "Fast default (about a minute)",
+    "keras_mnist": "Keras 'simple MNIST convnet'",
+    "lenet5": "LeNet-5 (1998)",
+    "small_vgg": "Small VGG (for CIFAR-10)",
+    CUSTOM_ARCHITECTURE: "Custom: build your own",
+}
+DEFAULTS = TrainConfig()
+
+
+# --- Cached computations ------------------------------------------------------------------
+
+
+@st.cache_data(max_entries=32, show_spinner="Building the model…")
+def model_summary(
+    spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int
+) -> tuple[pd.DataFrame, int]:
+    """The layer table and parameter count of a spec, built once per architecture."""
+    from core.models import build_model, count_parameters, layer_table
+
+    model = build_model(spec, input_shape, num_classes)
+    return layer_table(model), count_parameters(model)
+
+
+@st.cache_data(max_entries=32, show_spinner="Timing a few training steps…")
+def epoch_seconds_estimate(
+    spec: ModelSpec, input_shape: tuple[int, ...], num_classes: int, batch_size: int, images: int
+) -> float:
+    from core.models import build_model
+    from core.training import estimate_epoch_seconds
+
+    model = build_model(spec, input_shape, num_classes)
+    return estimate_epoch_seconds(model, input_shape, batch_size, images)
+
+
+# --- Widgets ------------------------------------------------------------------------------
+
+
+def custom_spec_ui() -> ModelSpec:
+    """An editable table of convolution blocks plus the dense head; raises ValueError."""
+    st.caption(
+        "Each row is a block: some convolutions with the same number of filters, then an "
+        "optional 2x2 pooling that halves the image. Add or delete rows at the bottom."
+    )
+    starting_blocks = pd.DataFrame(
+        [dataclasses.asdict(block) for block in PRESETS[DEFAULT_PRESET].conv_blocks]
+    )
+    edited = st.data_editor(
+        starting_blocks,
+        num_rows="dynamic",
+        key=f"{PAGE}_blocks",
+        column_config={
+            "filters": st.column_config.NumberColumn("filters", min_value=1, step=1),
+            "kernel_size": st.column_config.NumberColumn("kernel", min_value=1, step=1),
+            "convs": st.column_config.NumberColumn("convolutions", min_value=1, step=1),
+            "pooling": st.column_config.SelectboxColumn("pooling", options=POOLING_CHOICES),
+            "batch_norm": st.column_config.CheckboxColumn("batch norm"),
+            "activation": st.column_config.SelectboxColumn(
+                "activation", options=ACTIVATION_CHOICES
+            ),
+            "padding": st.column_config.SelectboxColumn("padding", options=("same", "valid")),
+        },
+        width="stretch",
+    )
+    left, middle, right = st.columns(3)
+    dense_text = left.text_input(
+        "Dense layers (units, comma-separated)",
+        "",
+        key=f"{PAGE}_dense",
+        help="For example '128' or '120, 84'. Leave empty for none.",
+    )
+    dropout = middle.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key=f"{PAGE}_dropout")
+    head = right.selectbox("Head", HEAD_CHOICES, key=f"{PAGE}_head")
+    blocks = []
+    for number, row in enumerate(edited.to_dict("records"), start=1):
+        if any(pd.isna(value) for value in row.values()):
+            raise ValueError(f"Block {number} has an empty cell: fill it in or delete the row.")
+        blocks.append(
+            ConvBlock(
+                filters=int(row["filters"]),
+                kernel_size=int(row["kernel_size"]),
+                convs=int(row["convs"]),
+                pooling=str(row["pooling"]),
+                batch_norm=bool(row["batch_norm"]),
+                activation=str(row["activation"]),
+                padding=str(row["padding"]),
+            )
+        )
+    try:
+        dense_units = tuple(int(part) for part in dense_text.replace(" ", "").split(",") if part)
+    except ValueError as error:
+        raise ValueError(
+            f"Dense layers must be whole numbers separated by commas, like '128, 64'; "
+            f"got {dense_text!r}."
+        ) from error
+    return ModelSpec(
+        conv_blocks=tuple(blocks), dense_units=dense_units, dropout_rate=dropout, head=head
+    )
+
+
+def architecture_ui(dataset: Dataset) -> tuple[str, ModelSpec]:
+    """The preset or custom architecture; raises ValueError for an impossible one."""
+    suggested = "small_vgg" if dataset.image_shape[-1] == 3 else DEFAULT_PRESET
+    names = (*PRESETS, CUSTOM_ARCHITECTURE)
+    preset = st.selectbox(
+        "Architecture",
+        names,
+        index=names.index(suggested),
+        format_func=lambda name: PRESET_TITLES.get(name, name),
+        key=f"{PAGE}_preset",
+    )
+    if preset == CUSTOM_ARCHITECTURE:
+        spec = custom_spec_ui()
+    else:
+        spec = PRESETS[preset]
+        st.caption(spec.description)
+    check_spec(spec, dataset.image_shape, dataset.num_classes)
+    return preset, spec
+
+
+def settings_ui(dataset: Dataset) -> TrainConfig:
+    """Optimiser, schedule, batches, stopping, augmentation; raises ValueError for bad ones."""
+    first, second, third, fourth = st.columns(4)
+    epochs = first.number_input(
+        "Epochs",
+        1,
+        200,
+        DEFAULTS.epochs,
+        key=f"{PAGE}_epochs",
+        help="One epoch shows the network every training image once.",
+    )
+    budget_on = second.toggle(
+        "Time budget",
+        value=False,
+        key=f"{PAGE}_budget_on",
+        help="Stop training when the time is spent, whatever the epochs say.",
+    )
+    budget = second.number_input(
+        "Seconds", 5, 3600, 60, step=5, key=f"{PAGE}_budget", disabled=not budget_on
+    )
+    batch_size = third.selectbox(
+        "Batch size",
+        BATCH_SIZES,
+        index=BATCH_SIZES.index(DEFAULTS.batch_size),
+        key=f"{PAGE}_batch_size",
+    )
+    learning_rate = fourth.number_input(
+        "Learning rate",
+        min_value=0.00001,
+        max_value=10.0,
+        value=DEFAULTS.learning_rate,
+        format="%.5f",
+        step=0.001,
+        key=f"{PAGE}_learning_rate",
+        help="The peak rate of the schedule; too high and the loss explodes.",
+    )
+    first, second, third, fourth = st.columns(4)
+    optimizer = first.selectbox(
+        "Optimizer",
+        OPTIMIZER_CHOICES,
+        index=OPTIMIZER_CHOICES.index(DEFAULTS.optimizer),
+        key=f"{PAGE}_optimizer",
+    )
+    schedule = second.selectbox(
+        "Learning-rate schedule",
+        SCHEDULE_CHOICES,
+        index=SCHEDULE_CHOICES.index(DEFAULTS.schedule),
+        key=f"{PAGE}_schedule",
+        help="one_cycle warms up then cools down; cosine only cools down.",
+    )
+    subset = third.number_input(
+        "Training images (0 = all)",
+        0,
+        len(dataset.x_train),
+        0,
+        step=1000,
+        key=f"{PAGE}_subset",
+        help="Train on fewer images to see how data size matters.",
+    )
+    seed = fourth.number_input("Seed", 0, 1_000_000, DEFAULTS.seed, key=f"{PAGE}_seed")
+    with st.expander("Data augmentation: show the network varied copies of each image"):
+        first, second, third, fourth = st.columns(4)
+        shift = first.slider("Shift", 0.0, 0.3, DEFAULTS.shift_fraction, 0.01, key=f"{PAGE}_shift")
+        rotation = second.slider(
+            "Rotation (degrees)", 0, 45, int(DEFAULTS.rotation_degrees), key=f"{PAGE}_rotation"
+        )
+        zoom = third.slider("Zoom", 0.0, 0.3, DEFAULTS.zoom_fraction, 0.01, key=f"{PAGE}_zoom")
+        flip_allowed = dataset.name in FLIP_SAFE_DATASETS
+        flip = fourth.checkbox(
+            "Mirror left-right",
+            value=False,
+            key=f"{PAGE}_flip",
+            disabled=not flip_allowed,
+            help=None if flip_allowed else "A mirrored digit is not a digit: no flips here.",
+        )
+    return TrainConfig(
+        optimizer=optimizer,
+        learning_rate=float(learning_rate),
+        schedule=schedule,
+        batch_size=int(batch_size),
+        epochs=int(epochs),
+        time_budget_seconds=float(budget) if budget_on else None,
+        shift_fraction=float(shift),
+        rotation_degrees=float(rotation),
+        zoom_fraction=float(zoom),
+        horizontal_flip=bool(flip and flip_allowed),
+        max_train_images=int(subset) or None,
+        seed=int(seed),
+    )
+
+
+def before_training_ui(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -> None:
+    """The layer table, the parameter count and an estimate of the time per epoch."""
+    table, parameters = model_summary(spec, dataset.image_shape, dataset.num_classes)
+    images = config.max_train_images or len(dataset.x_train)
+    images = int(images * (1 - config.validation_fraction))
+    left, right = st.columns([3, 2])
+    with left:
+        st.dataframe(table, hide_index=True, width="stretch")
+    with right:
+        st.metric("Parameters", f"{parameters:,}")
+        if st.button("Estimate the time per epoch", key=f"{PAGE}_estimate"):
+            seconds = epoch_seconds_estimate(
+                spec, dataset.image_shape, dataset.num_classes, config.batch_size, images
+            )
+            st.metric("Time per epoch on this device", f"≈ {seconds:,.0f} s")
+            st.caption(f"{images:,} training images per epoch, batches of {config.batch_size}.")
+
+
+def live_training_ui() -> None:
+    """Progress, live curves and the Stop button of this session's run."""
+    job: TrainingJob | None = st.session_state.get(session_keys.TRAINING_JOB)
+    if job is None:
+        return
+
+    @st.fragment(run_every=1.0 if job.running else None)
+    def progress_fragment() -> None:
+        latest = job.latest()
+        epochs = job.request.config.epochs
+        if job.running:
+            budget = job.request.config.time_budget_seconds
+            left, right = st.columns([4, 1])
+            fraction = 0.0 if latest is None else min(latest.step / max(latest.total_steps, 1), 1)
+            text = "Starting: building the model and the data pipeline…"
+            if latest is not None:
+                text = f"Epoch {latest.epoch:.1f} of {epochs}"
+                if latest.seconds_left is not None:
+                    text += f", about {latest.seconds_left:,.0f} s left"
+                if budget:
+                    text += f" (budget {budget:,.0f} s)"
+            if job.state == "saving":
+                text = "Evaluating on the test set and saving the run…"
+            left.progress(fraction, text=text)
+            right.button(
+                "Stop",
+                icon=":material/stop_circle:",
+                on_click=job.stop,
+                key=f"{PAGE}_stop",
+                disabled=job.stop_event.is_set(),
+                width="stretch",
+            )
+        if latest is not None:
+            validation = job.latest("epoch")
+            columns = st.columns(5)
+            columns[0].metric("Loss", f"{latest.loss:.4f}")
+            columns[1].metric("Training accuracy", f"{latest.accuracy:.2%}")
+            val_accuracy = validation.val_accuracy if validation else None
+            columns[2].metric(
+                "Validation accuracy", "…" if val_accuracy is None else f"{val_accuracy:.2%}"
+            )
+            columns[3].metric("Images per second", f"{latest.images_per_second:,.0f}")
+            columns[4].metric("Elapsed", f"{latest.elapsed_seconds:,.0f} s")
+            batch_points = [dataclasses.asdict(p) for p in job.progress if p.kind == "batch"]
+            epoch_points = [dataclasses.asdict(p) for p in job.progress if p.kind == "epoch"]
+            st.plotly_chart(
+                live_curves_figure(batch_points, epoch_points, planned_epochs=epochs),
+                width="stretch",
+                key=f"{PAGE}_live_curves",
+            )
+        if not job.running and not st.session_state.get(session_keys.TRAINING_JOB_SHOWN):
+            # The run just ended: rerun the whole page once so the runs table shows it.
+            st.session_state[session_keys.TRAINING_JOB_SHOWN] = True
+            st.rerun(scope="app")
+
+    progress_fragment()
+    if job.state == "failed":
+        st.error(job.error, icon=":material/error:")
+    elif job.state == "finished" and job.result is not None:
+        result = job.result
+        summary = (
+            f"{result.message} Saved as run **{job.run_dir.name}**; open it on the Evaluate "
+            "page or draw for it on the Draw page."
+        )
+        if result.status == "diverged":
+            st.error(result.message, icon=":material/trending_up:")
+        elif result.status == "stopped":
+            st.warning(summary, icon=":material/stop_circle:")
+        else:
+            st.success(summary, icon=":material/check_circle:")
+        if result.test_accuracy is not None:
+            columns = st.columns(4)
+            columns[0].metric("Test accuracy", f"{result.test_accuracy:.2%}")
+            columns[1].metric("Training time", f"{result.train_seconds:,.1f} s")
+            columns[2].metric("Images per second", f"{result.images_per_second:,.0f}")
+            columns[3].metric("Device", result.device)
+
+
+def runs_ui() -> None:
+    """Compare saved runs, and rename, delete or download one."""
+    runs_dir = default_runs_dir()
+    runs = list_runs(runs_dir)
+    st.subheader("Saved runs")
+    if not runs:
+        st.caption(f"No runs yet in {runs_dir}. Train one above.")
+        return
+    table = pd.DataFrame(
+        {
+            "name": [run.name for run in runs],
+            "dataset": [run.dataset for run in runs],
+            "status": [run.status for run in runs],
+            "test accuracy": [run.test_accuracy for run in runs],
+            "train seconds": [run.record.get("train_seconds") for run in runs],
+            "parameters": [(run.record.get("model") or {}).get("parameters") for run in runs],
+            "created": [run.created_at.replace("T", " ")[:19] for run in runs],
+        }
+    )
+    selection = st.dataframe(
+        table,
+        hide_index=True,
+        width="stretch",
+        on_select="rerun",
+        selection_mode="multi-row",
+        key=f"{PAGE}_runs_table",
+        column_config={
+            "test accuracy": st.column_config.NumberColumn(format="percent"),
+            "train seconds": st.column_config.NumberColumn(format="%.1f"),
+        },
+    )
+    chosen_rows = selection.selection.rows or list(range(min(5, len(runs))))
+    st.plotly_chart(
+        runs_comparison_figure(
+            [(runs[row].name, runs[row].record.get("history") or []) for row in chosen_rows]
+        ),
+        width="stretch",
+        key=f"{PAGE}_runs_curves",
+    )
+    st.caption("Select rows in the table to compare those runs (the five newest otherwise).")
+    with st.expander("Rename, delete or download a run"):
+        index = st.selectbox(
+            "Run", range(len(runs)), format_func=lambda row: runs[row].name, key=f"{PAGE}_manage"
+        )
+        run = runs[index]
+        left, middle, right = st.columns([3, 1, 1])
+        new_name = left.text_input("New name", run.name, key=f"{PAGE}_new_name_{run.run_dir.name}")
+        if middle.button("Rename", key=f"{PAGE}_rename", width="stretch"):
+            try:
+                rename_run(run.run_dir, new_name)
+                st.rerun()
+            except (ValueError, OSError) as error:
+                st.error(str(error))
+        if right.button("Delete", key=f"{PAGE}_delete", type="primary", width="stretch"):
+            delete_run(run.run_dir)
+            st.rerun()
+        st.download_button(
+            "Download the model (.keras)",
+            data=model_file_path(run.run_dir).read_bytes(),
+            file_name=f"{run.run_dir.name}.keras",
+            mime="application/octet-stream",
+            key=f"{PAGE}_download",
+        )
+
+
+def training_dataset_ui() -> tuple[DatasetChoice, Dataset] | None:
+    choice = dataset_choice_ui(PAGE)
+    if choice.name == CUSTOM_DATASET_NAME:
+        stored = st.session_state.get(session_keys.CUSTOM_DATASET)
+        if stored is None:
+            st.info("Upload your images on the Datasets page first.", icon=":material/upload:")
+            return None
+        return choice, stored[1]
+    if choice.name == "quickdraw" and len(choice.categories or ()) < 2:
+        st.warning("Choose at least two categories.", icon=":material/warning:")
+        return None
+    dataset = load_dataset_ui(choice, PAGE)
+    return None if dataset is None else (choice, dataset)
+
+
+# --- Page ---------------------------------------------------------------------------------
+
+st.title("Train")
+st.write(
+    "Pick the data and a network, press **Train**, and watch the loss fall and the accuracy "
+    "climb. Validation images, kept out of training, show whether it learns or memorises."
+)
+job: TrainingJob | None = st.session_state.get(session_keys.TRAINING_JOB)
+busy = job is not None and job.running
+
+st.subheader("1. Data")
+picked = training_dataset_ui()
+if picked is None:
+    live_training_ui()
+    runs_ui()
+    st.stop()
+choice, dataset = picked
+st.caption(
+    f"{len(dataset.x_train):,} training and {len(dataset.x_test):,} test images of "
+    f"{' x '.join(map(str, dataset.image_shape))}, {dataset.num_classes} classes."
+)
+
+st.subheader("2. Network")
+try:
+    preset, spec = architecture_ui(dataset)
+except ValueError as error:
+    st.error(str(error), icon=":material/block:")
+    spec = None
+
+st.subheader("3. Settings")
+try:
+    config = settings_ui(dataset)
+    check_config_for_dataset(config, dataset.name, len(dataset.x_train))
+except ValueError as error:
+    st.error(str(error), icon=":material/block:")
+    config = None
+
+if spec is not None and config is not None:
+    before_training_ui(dataset, spec, config)
+    if st.button(
+        "Train", type="primary", icon=":material/play_arrow:", disabled=busy, key=f"{PAGE}_train"
+    ):
+        request = TrainingRequest(
+            dataset=dataset,
+            spec=spec,
+            config=config,
+            preset=preset,
+            categories=choice.categories,
+            per_class=choice.per_class,
+        )
+        st.session_state[session_keys.TRAINING_JOB] = start_training_job(request)
+        st.session_state[session_keys.TRAINING_JOB_SHOWN] = False
+        st.rerun()
+    if busy:
+        st.caption("A run is in progress: stop it or wait for it to finish to start another.")
+
+st.subheader("4. Training")
+live_training_ui()
+runs_ui()
