@@ -3,6 +3,7 @@
 import streamlit as st
 
 from core.device import start_device_probe
+from ui.frame import mark_frame_shown
 
 st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
 
@@ -32,9 +33,11 @@ PAGES = [
     st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
 
 navigation = st.navigation(PAGES)
+mark_frame_shown()
 with st.sidebar:
     device_ui()
     st.caption("Convlab: see how a convolutional neural network learns to recognise images.")

@@ -1,1 +1,1 @@
-"""Convlab core: datasets, models, training, runs, evaluation, inspection, drawing and plots; no UI."""
+"""Convlab core: datasets, models, training, runs, evaluation, inspection, drawing; no UI."""

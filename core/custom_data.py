@@ -72,7 +72,7 @@ def _is_unsafe(info: zipfile.ZipInfo) -> str | None:
     return None
 
 
-def _decode_image(data: bytes, options: ImageFolderOptions) -> np.ndarray:
+def decode_image(data: bytes, options: ImageFolderOptions) -> np.ndarray:
     """Decode one image to uint8 (size, size, channels); raises ValueError with the reason."""
     from PIL import Image, ImageOps, UnidentifiedImageError
 
@@ -146,7 +146,7 @@ def load_image_zip(
                 skipped.append((name, "it is not a .png, .jpg or .jpeg file"))
                 continue
             try:
-                pixels = _decode_image(bundle.read(info), options)
+                pixels = decode_image(bundle.read(info), options)
             except (ValueError, zipfile.BadZipFile, RuntimeError) as error:
                 skipped.append((name, str(error)))
                 continue

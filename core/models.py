@@ -166,7 +166,7 @@ PRESETS: dict[str, ModelSpec] = {
         dropout_rate=0.5,
         description="The 'Simple MNIST convnet' of the Keras examples: two 3x3 convolutions "
         "(32 and 64 filters) each followed by 2x2 max-pooling, flatten, dropout 0.5 and softmax. "
-        "Its authors train it 15 epochs with batch size 128 and reach about 99.2%.",
+        "Its authors train it 15 epochs with batch size 128 and reach about 99%.",
     ),
     "lenet5": ModelSpec(
         conv_blocks=(
@@ -184,7 +184,7 @@ PRESETS: dict[str, ModelSpec] = {
         ),
         dense_units=(120, 84),
         dense_activation="tanh",
-        description="LeNet-5 (LeCun et al., 1998), the first CNN read cheques: two 5x5 "
+        description="LeNet-5 (LeCun et al., 1998), the network that read bank cheques: two 5x5 "
         "convolutions (6 and 16 filters) with average pooling and tanh, then dense layers of "
         "120 and 84 units. About 61,700 parameters on 28x28 images.",
     ),

@@ -11,6 +11,8 @@ import plotly.express as px
 import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
+from core.predictions import Guess
+
 # --- Dataset gallery figures ---
 
 CHANNEL_COLOURS = ("#d62728", "#2ca02c", "#1f77b4")
@@ -602,4 +604,81 @@ def runs_comparison_figure(
         height=360,
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
+    return figure
+
+
+# --- Drawing figures ---
+
+
+def top_guesses_figure(guesses: Sequence[Guess], *, threshold: float | None = None) -> go.Figure:
+    """The top guesses as horizontal bars, the most probable on top."""
+    names = [guess.class_name for guess in guesses][::-1]
+    values = [guess.probability for guess in guesses][::-1]
+    colours = ["#1f77b4"] * len(values)
+    if colours:
+        colours[-1] = "#2ca02c" if threshold is None or values[-1] >= threshold else "#ff7f0e"
+    figure = go.Figure(
+        go.Bar(
+            x=values,
+            y=names,
+            orientation="h",
+            marker_color=colours,
+            text=[f"{value:.0%}" for value in values],
+            textposition="auto",
+            hovertemplate="%{y}: %{x:.1%}<extra></extra>",
+        )
+    )
+    if threshold is not None:
+        figure.add_vline(x=threshold, line_dash="dot", line_color="#888888")
+    figure.update_layout(
+        xaxis={"range": [0, 1], "tickformat": ".0%", "title": "probability"},
+        # Class names such as "7" must stay labels, not become numbers on the axis.
+        yaxis={"type": "category"},
+        height=60 + 34 * len(names),
+        margin={"l": 10, "r": 10, "t": 10, "b": 10},
+    )
+    return figure
+
+
+def drawing_stages_figure(
+    ink: np.ndarray, bounding_box: tuple[int, int, int, int], model_input: np.ndarray
+) -> go.Figure:
+    """What the model sees: the ink as drawn with its bounding box, then the 28x28 input."""
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=("your ink and its bounding box", "what the model sees (28 x 28)"),
+        horizontal_spacing=0.08,
+    )
+    figure.add_trace(go.Heatmap(z=ink, colorscale="gray", showscale=False, hoverinfo="skip"), 1, 1)
+    top, left, bottom, right = bounding_box
+    figure.add_shape(
+        type="rect",
+        x0=left - 0.5,
+        x1=right - 0.5,
+        y0=top - 0.5,
+        y1=bottom - 0.5,
+        line={"color": "#ff7f0e", "width": 2},
+        row=1,
+        col=1,
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=model_input,
+            colorscale="gray",
+            showscale=False,
+            zmin=0,
+            zmax=255,
+            hovertemplate="row %{y}, column %{x}: %{z}<extra></extra>",
+        ),
+        1,
+        2,
+    )
+    for column in (1, 2):
+        figure.update_xaxes(visible=False, row=1, col=column, constrain="domain")
+        figure.update_yaxes(
+            visible=False, autorange="reversed", scaleanchor=f"x{'' if column == 1 else 2}",
+            row=1, col=column,
+        )  # fmt: skip
+    figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
     return figure

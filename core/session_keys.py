@@ -6,3 +6,5 @@ CUSTOM_DATASET = "custom_dataset"
 # This session's background training run (a core.jobs.TrainingJob), and whether its end was shown.
 TRAINING_JOB = "training_job"
 TRAINING_JOB_SHOWN = "training_job_shown"
+# The latest drawing as the model's uint8 input (1, 28, 28, 1), for the Inside page.
+DRAW_INPUT = "draw_input"

@@ -9,6 +9,7 @@ import math
 import os
 import signal
 import sys
+import textwrap
 import threading
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -45,7 +46,10 @@ diverged run is not saved. Exit status: 0 completed or stopped, 1 bad input, 2 b
 3 diverged.
 
 Presets:
-""" + "\n".join(f"  {name}: {spec.description}" for name, spec in PRESETS.items())
+""" + "\n".join(
+    textwrap.fill(spec.description, 92, initial_indent=f"  {name}: ", subsequent_indent="    ")
+    for name, spec in PRESETS.items()
+)
 
 
 class _Parser(argparse.ArgumentParser):

@@ -39,6 +39,14 @@ PAGE_LESSONS = (
         "test images behind them, precision and recall per class, the most confused pairs, "
         "and the mistakes the network was most sure of.",
     ),
+    (
+        "pages/draw.py",
+        "Draw",
+        ":material/draw:",
+        "Does it work on your handwriting? Draw on a canvas and the network guesses while you "
+        "draw, with how sure it is. See how your drawing is cropped, scaled and centred before "
+        "the network sees it, and send the same drawing to several networks.",
+    ),
 )
 
 for page, title, icon, lesson in PAGE_LESSONS:
@@ -47,7 +55,6 @@ for page, title, icon, lesson in PAGE_LESSONS:
         st.write(lesson)
 
 st.info(
-    "Coming next: feature maps and what the network attends to, and a canvas to draw on while "
-    "the network guesses.",
+    "Coming next: feature maps and what the network attends to.",
     icon=":material/construction:",
 )

@@ -131,3 +131,22 @@ def digits_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     record = make_record(result, dataset, config, spec=spec, preset="custom", name="tiny digits")
     save_run(result.model, record, runs_dir)
     return runs_dir
+
+
+@pytest.fixture(scope="session")
+def mnist_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """A runs folder with the fast preset trained 20 s on real MNIST, good enough to read digits."""
+    if not (SHARED_DATASETS / "mnist" / "t10k-images-idx3-ubyte.gz").exists():
+        pytest.skip(f"the real dataset files are not at {SHARED_DATASETS} (a fresh clone)")
+    from core.datasets import load_dataset
+    from core.models import PRESETS
+    from core.runs import make_record, save_run
+    from core.training import TrainConfig, train
+
+    runs_dir = tmp_path_factory.mktemp("mnist-runs")
+    dataset = load_dataset("mnist", data_dir=SHARED_DATASETS)
+    config = TrainConfig(epochs=20, time_budget_seconds=20)
+    result = train(PRESETS["fast"], dataset, config)
+    record = make_record(result, dataset, config, spec=PRESETS["fast"], preset="fast")
+    save_run(result.model, record, runs_dir)
+    return runs_dir

@@ -36,7 +36,7 @@ def test_home_page_explains_each_page() -> None:
     assert app.title[0].value == "Convlab"
     text = " ".join(block.value for block in app.markdown)
     assert "Browse MNIST digits" in text and "average image" in text
-    assert [link.proto.page for link in app.get("page_link")] == ["datasets", "train", "evaluate"]
+    assert [link.proto.page for link in app.get("page_link")] == ["datasets", "train", "evaluate", "draw"]
     sidebar_text = " ".join(caption.value for caption in app.sidebar.caption)
     assert "Compute device" in sidebar_text
 
@@ -230,3 +230,64 @@ def test_evaluate_page_shows_the_run_s_matrix_scores_and_mistakes(
     assert len(charts) >= 3, "matrix, a cell's gallery, worst mistakes"
     app.toggle(key="evaluate_normalize").set_value(True).run()
     assert not app.exception
+
+
+def canvas_state(drawing: np.ndarray) -> dict:
+    """The canvas component's state for an RGBA drawing, as the browser would send it."""
+    import base64
+    import io
+
+    from PIL import Image
+
+    buffer = io.BytesIO()
+    Image.fromarray(drawing, "RGBA").save(buffer, format="PNG")
+    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data},
+        "backgroundFit": None,
+    }
+
+
+def drawn_one(size: int = 280) -> np.ndarray:
+    """A white canvas with a black vertical stroke: a handwritten 1."""
+    from PIL import Image, ImageDraw
+
+    picture = Image.new("RGBA", (size, size), (255, 255, 255, 255))
+    ImageDraw.Draw(picture).line([(150, 50), (140, 230)], fill=(0, 0, 0, 255), width=18)
+    return np.asarray(picture)
+
+
+def test_draw_page_without_a_run_offers_to_train_one_in_place(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    app = open_page("pages/draw.py")
+    assert not app.exception
+    assert "Train the fast default on Digits (offline)" in app.info[0].value
+    app.button(key="draw_quick_start").click().run()
+    job = app.session_state[session_keys.TRAINING_JOB]
+    job.thread.join(timeout=180)
+    assert job.state == "finished", job.error
+    app.run()
+    assert not app.exception
+    assert "Nothing drawn yet" in app.info[0].value
+
+
+def test_draw_page_guesses_an_injected_drawing_and_shows_what_the_model_sees(
+    monkeypatch: pytest.MonkeyPatch, digits_runs_dir: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(digits_runs_dir))
+    app = open_page("pages/draw.py")
+    assert not app.exception
+    assert "Nothing drawn yet" in app.info[0].value
+    app.session_state["draw_canvas"] = canvas_state(drawn_one())
+    app.run()
+    assert not app.exception and not app.info
+    guess = app.metric[0]
+    assert guess.label == "Top guess" and guess.value in [str(digit) for digit in range(10)]
+    model_input = app.session_state[session_keys.DRAW_INPUT]
+    assert model_input.shape == (1, 28, 28, 1) and model_input.dtype == np.uint8
+    # MNIST's recipe: the stroke is centred, with an empty border around it.
+    assert model_input[0, :3].max() == 0 and model_input[0, :, 11:17].max() == 255
+    assert len(app.get("plotly_chart")) == 2, "the top guesses and what the model sees"

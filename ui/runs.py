@@ -18,9 +18,11 @@ def load_run_cached(run_dir: str, created_at: str) -> Run:
     return load_run(run_dir)
 
 
-def run_choice_ui(page: str, *, label: str = "Run") -> RunSummary | None:
+def run_choice_ui(
+    page: str, *, label: str = "Run", runs: list[RunSummary] | None = None
+) -> RunSummary | None:
     """Pick a saved run, this session's latest first; None (with a hint) when there is none."""
-    runs = list_runs(default_runs_dir())
+    runs = list_runs(default_runs_dir()) if runs is None else runs
     if not runs:
         st.info(
             "No saved runs yet: train a network on the Train page first.",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 import re
+import time
 from pathlib import Path
 
 import pytest
@@ -77,12 +79,9 @@ def test_reshuffle_draws_new_samples(page, app_url, wait_until_idle):
     )
 
 
-def test_a_deep_link_to_a_fresh_server_joins_the_frame_at_the_next_rerun(
-    page, fresh_app_url, wait_until_idle
-):
+def test_a_deep_link_to_a_fresh_server_opens_inside_the_frame(page, fresh_app_url, wait_until_idle):
     page.goto(f"{fresh_app_url}/datasets")
     wait_until_idle(page)
-    page.get_by_role("button", name="Reshuffle").click()
     expect(page.locator('[data-testid="stSidebarNav"] a')).to_have_count(
         len(PAGE_TITLES), timeout=30_000
     )
@@ -121,3 +120,49 @@ def test_clicking_a_confusion_cell_shows_its_test_images(
     expect(page.get_by_text("test images of 0 read correctly as 0")).to_be_visible(timeout=30_000)
     wait_until_idle(page)
     take_screenshot(page, "evaluate.png")
+
+
+def draw_stroke(page, canvas_box: dict, points: list[tuple[float, float]]) -> None:
+    """Press, move through the points (canvas coordinates) and lift, as a hand would."""
+    left, top = canvas_box["x"], canvas_box["y"]
+    page.mouse.move(left + points[0][0], top + points[0][1])
+    page.mouse.down()
+    for x, y in points[1:]:
+        page.mouse.move(left + x, top + y, steps=4)
+    page.mouse.up()
+
+
+def read_top_guess(page) -> str:
+    guess = page.locator('[data-testid="stMetric"]').filter(has_text="Top guess")
+    return guess.locator('[data-testid="stMetricValue"]').inner_text().strip()
+
+
+def test_drawing_a_one_and_a_zero_is_read_live(page, app_url, wait_until_idle, take_screenshot):
+    page.goto(f"{app_url}/draw")
+    wait_until_idle(page)
+    page.locator('[data-testid="stSelectbox"]').first.click()
+    page.get_by_role("option").filter(has_text="fast on mnist").first.click()
+    wait_until_idle(page)
+    canvas = page.locator("canvas.upper-canvas").first
+    canvas.wait_for(timeout=30_000)
+    box = canvas.bounding_box()
+
+    draw_stroke(page, box, [(140 + offset * 0.05, 45 + offset) for offset in range(0, 200, 10)])
+    lifted = time.perf_counter()
+    expect(page.get_by_text("Top guess")).to_be_visible(timeout=30_000)
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("1", timeout=30_000)
+    first_guess_seconds = time.perf_counter() - lifted
+    take_screenshot(page, "draw-one.png")
+
+    # The canvas's own toolbar: its last button resets the canvas and its history.
+    page.get_by_role("button", name="Reset canvas & history").click()
+    expect(page.get_by_text("Nothing drawn yet")).to_be_visible(timeout=30_000)
+    ring = [
+        (140 + 55 * math.sin(step / 24 * 2 * math.pi), 140 - 85 * math.cos(step / 24 * 2 * math.pi))
+        for step in range(25)
+    ]
+    draw_stroke(page, box, ring)
+    expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("0", timeout=30_000)
+    take_screenshot(page, "draw.png")
+    # The guess follows the pen: the whole round trip stays well within a classroom's patience.
+    assert first_guess_seconds < 10

@@ -1,0 +1,214 @@
+"""Draw: sketch on a canvas and watch the network guess while you draw, Quick, Draw! style."""
+
+from __future__ import annotations
+
+import streamlit as st
+from streamlit_drawable_canvas import st_canvas
+
+from core import session_keys
+from core.custom_data import ImageFolderOptions, decode_image
+from core.datasets import DATASET_INFO, is_available_locally, load_dataset, resolve_data_dir
+from core.drawing import EmptyDrawingError, preprocess_drawing
+from core.jobs import TrainingRequest, start_training_job
+from core.models import DEFAULT_PRESET, PRESETS
+from core.plots import drawing_stages_figure, top_guesses_figure
+from core.predictions import commentary, top_guesses
+from core.runs import Run, RunSummary, default_runs_dir, list_runs
+from core.training import TrainConfig
+from ui.frame import leave_pages_directory_mode
+from ui.runs import load_run_ui, run_choice_ui
+from ui.training import live_training_ui
+
+leave_pages_directory_mode()
+
+PAGE = "draw"
+CANVAS_KEY = "draw_canvas"
+CANVAS_SIZE = 280
+CANVAS_SHAPE = (28, 28, 1)
+QUICK_START_SECONDS = 60
+# The same drawing goes to every chosen run; Quick, Draw! runs read it their dataset's way.
+STYLE_OF_DATASET = {"quickdraw": "quickdraw"}
+
+
+def is_canvas_run(summary: RunSummary) -> bool:
+    shape = (summary.record.get("dataset") or {}).get("image_shape")
+    return tuple(shape or ()) == CANVAS_SHAPE
+
+
+def quick_start_ui() -> None:
+    """No run to draw for yet: train the fast default in place, then carry on."""
+    job = st.session_state.get(session_keys.TRAINING_JOB)
+    if job is not None and (job.running or job.state == "failed"):
+        live_training_ui(PAGE)
+        return
+    dataset_name = "mnist" if is_available_locally("mnist") else "digits"
+    title = DATASET_INFO[dataset_name].title
+    st.info(
+        f"There is no trained network for 28x28 drawings yet. Train the fast default on "
+        f"{title} now (about {QUICK_START_SECONDS} seconds), then draw.",
+        icon=":material/model_training:",
+    )
+    if st.button("Train it now", type="primary", key=f"{PAGE}_quick_start"):
+        with st.spinner(f"Loading {title}…"):
+            dataset = load_dataset(dataset_name, data_dir=resolve_data_dir())
+        config = TrainConfig(epochs=20, time_budget_seconds=QUICK_START_SECONDS)
+        request = TrainingRequest(
+            dataset=dataset, spec=PRESETS[DEFAULT_PRESET], config=config, preset=DEFAULT_PRESET
+        )
+        st.session_state[session_keys.TRAINING_JOB] = start_training_job(request)
+        st.session_state[session_keys.TRAINING_JOB_SHOWN] = False
+        st.rerun()
+
+
+def guesses_ui(run: Run, model_input, threshold: float) -> None:
+    """The top guess as a metric, what the network would say, and the top five as bars."""
+    probabilities = run.predict(model_input)[0]
+    guesses = top_guesses(probabilities, run.class_names, count=5)
+    best = guesses[0]
+    sure = best.probability >= threshold
+    st.metric(
+        "Top guess",
+        best.class_name,
+        f"{best.probability:.0%} sure" if sure else f"only {best.probability:.0%} sure",
+        delta_color="normal" if sure else "inverse",
+    )
+    st.write(commentary(guesses, threshold))
+    st.plotly_chart(
+        top_guesses_figure(guesses, threshold=threshold),
+        width="stretch",
+        key=f"{PAGE}_guesses_{run.run_dir.name}",
+        config={"displayModeBar": False},
+    )
+
+
+def canvas_ui(run: Run, other_runs: list[Run]) -> None:
+    """The canvas and everything that follows a stroke; reruns alone, not the whole page."""
+    style = STYLE_OF_DATASET.get(run.dataset, "mnist")
+    drawing_column, guess_column = st.columns([1, 1])
+    with drawing_column:
+        brush = st.slider("Brush size", 4, 40, 18, key=f"{PAGE}_brush")
+        threshold = st.slider(
+            "Sure above", 0.3, 0.95, 0.6, 0.05, key=f"{PAGE}_threshold",
+            help="Under this probability the network says it is not sure.",
+        )  # fmt: skip
+        result = st_canvas(
+            stroke_width=brush,
+            stroke_color="#000000",
+            background_color="#ffffff",
+            height=CANVAS_SIZE,
+            width=CANVAS_SIZE,
+            drawing_mode="freedraw",
+            return_image_data=True,
+            key=CANVAS_KEY,
+        )
+        st.caption("Undo, redo and reset (the bin) are in the toolbar above the canvas.")
+    image = result.image_data if result is not None else None
+    try:
+        if image is None:
+            raise EmptyDrawingError("Nothing is drawn on the canvas yet.")
+        stages = preprocess_drawing(image, style=style)
+    except EmptyDrawingError:
+        st.session_state.pop(session_keys.DRAW_INPUT, None)
+        guess_column.info(
+            "Nothing drawn yet: draw something on the canvas.", icon=":material/draw:"
+        )
+        return
+    model_input = stages.image.reshape(1, *CANVAS_SHAPE)
+    # The Inside page offers the latest drawing as an image to look inside.
+    st.session_state[session_keys.DRAW_INPUT] = model_input
+    with guess_column:
+        guesses_ui(run, model_input, threshold)
+    st.markdown("**What the model sees**")
+    st.plotly_chart(
+        drawing_stages_figure(stages.ink, stages.bounding_box, stages.image),
+        width="stretch",
+        key=f"{PAGE}_stages",
+    )
+    recipe = (
+        "scaled so its longer side fills the frame and centred on its bounding box, as the "
+        "Quick, Draw! bitmaps were"
+        if style == "quickdraw"
+        else "cropped to the ink, its longer side scaled to 20 pixels and centred by its centre "
+        "of mass in 28x28, as MNIST's digits were"
+    )
+    st.caption(
+        f"Your drawing is {recipe}. Shrinking the whole canvas instead would leave a tiny, "
+        "off-centre drawing the network has never seen."
+    )
+    if other_runs:
+        st.markdown("**The same drawing, other networks**")
+        columns = st.columns(len(other_runs))
+        for column, other in zip(columns, other_runs, strict=True):
+            other_style = STYLE_OF_DATASET.get(other.dataset, "mnist")
+            other_input = preprocess_drawing(image, style=other_style).image.reshape(
+                1, *CANVAS_SHAPE
+            )
+            guess = top_guesses(other.predict(other_input)[0], other.class_names, count=1)[0]
+            column.metric(other.name, guess.class_name, f"{guess.probability:.0%}")
+        st.caption("A network only knows its own classes: it always picks one of them.")
+
+
+def upload_ui(run: Run) -> None:
+    """For colour runs (CIFAR-10): a photo instead of a drawing, resized to the model's input."""
+    height, width, channels = run.image_shape
+    upload = st.file_uploader(
+        "A photo (PNG or JPEG)", type=["png", "jpg", "jpeg"], key=f"{PAGE}_photo"
+    )
+    if upload is None:
+        st.info(
+            f"This network reads {height}x{width} colour photos: upload one to see its guess.",
+            icon=":material/photo_camera:",
+        )
+        return
+    try:
+        options = ImageFolderOptions(image_size=height, channels=channels)
+        pixels = decode_image(upload.getvalue(), options)
+    except ValueError as error:
+        st.error(f"This file cannot be read: {error}.", icon=":material/error:")
+        return
+    left, right = st.columns(2)
+    left.image(upload.getvalue(), caption="your photo", width="stretch")
+    right.image(pixels, caption=f"what the model sees ({height} x {width})", width=200)
+    guesses_ui(run, pixels[None], threshold=0.5)
+
+
+st.title("Draw")
+st.write(
+    "Draw on the canvas and the network guesses as you go, like Google's Quick, Draw!. Below "
+    "the guesses you see what the network actually sees."
+)
+summaries = list_runs(default_runs_dir())
+if not summaries or not any(is_canvas_run(summary) for summary in summaries):
+    quick_start_ui()
+    if not summaries:
+        st.stop()
+summary = run_choice_ui(PAGE, label="Network", runs=summaries)
+if summary is None:
+    st.stop()
+run = load_run_ui(summary)
+if run is None:
+    st.stop()
+if is_canvas_run(summary):
+    others = [
+        candidate
+        for candidate in summaries
+        if candidate.run_dir != summary.run_dir and is_canvas_run(candidate)
+    ]
+    compared = st.multiselect(
+        "Compare with",
+        [candidate.run_dir for candidate in others],
+        format_func=lambda folder: next(c.name for c in others if c.run_dir == folder),
+        max_selections=3,
+        key=f"{PAGE}_compare",
+        help="Send the same drawing to other networks, say one trained on Quick, Draw!.",
+    )
+    other_runs = [
+        loaded
+        for loaded in (
+            load_run_ui(next(c for c in others if c.run_dir == folder)) for folder in compared
+        )
+        if loaded is not None
+    ]
+    st.fragment(canvas_ui)(run, other_runs)
+else:
+    upload_ui(run)
