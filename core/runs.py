@@ -367,6 +367,111 @@ def load_run(run_dir: str | os.PathLike) -> Run:
     )
 
 
+MAX_IMPORT_BYTES = 200_000_000
+
+
+def import_model(
+    path: str | os.PathLike,
+    *,
+    image_shape: tuple[int, ...] | None = None,
+    num_classes: int | None = None,
+) -> keras.Model:
+    """Load a user's .keras file without running any code it carries, and check it fits.
+
+    Keras's safe mode refuses to deserialise Lambda layers (pickled Python functions), so a
+    file carrying code is refused before that code can run. Raises ValueError with a sentence.
+    """
+    import keras
+
+    file = Path(path)
+    if not file.is_file():
+        raise ValueError(f"{file.name} does not exist.")
+    if file.stat().st_size > MAX_IMPORT_BYTES:
+        raise ValueError(
+            f"{file.name} is {file.stat().st_size / 1e6:,.0f} MB; models over "
+            f"{MAX_IMPORT_BYTES / 1e6:,.0f} MB are refused."
+        )
+    try:
+        model = keras.models.load_model(file, compile=False, safe_mode=True)
+    except Exception as error:  # Keras raises many kinds for a bad file; all mean the same.
+        text = str(error)
+        if "safe_mode" in text or "Lambda" in text:
+            raise ValueError(
+                f"{file.name} carries Python code (a Lambda layer). Convlab never runs code from "
+                "a file: rebuild the model from standard Keras layers."
+            ) from error
+        raise ValueError(
+            f"{file.name} is not a Keras model file Convlab can read ({error.__class__.__name__}: "
+            f"{text[:200]})."
+        ) from error
+    if not isinstance(model, keras.Model) or len(model.inputs) != 1 or len(model.outputs) != 1:
+        raise ValueError(f"{file.name} must be a model with one image input and one output.")
+    input_shape = tuple(model.inputs[0].shape[1:])
+    output_shape = tuple(model.outputs[0].shape[1:])
+    if len(input_shape) != 3 or None in input_shape:
+        raise ValueError(
+            f"{file.name} takes inputs of shape {input_shape}; Convlab models take images of a "
+            "fixed (height, width, channels)."
+        )
+    if len(output_shape) != 1 or output_shape[0] is None or output_shape[0] < 2:
+        raise ValueError(
+            f"{file.name} outputs shape {output_shape}; a classifier outputs one probability "
+            "per class."
+        )
+    if image_shape is not None and tuple(input_shape) != tuple(image_shape):
+        raise ValueError(
+            f"{file.name} takes {'x'.join(map(str, input_shape))} images but the dataset's are "
+            f"{'x'.join(map(str, image_shape))}; choose the dataset it was trained on."
+        )
+    if num_classes is not None and output_shape[0] != num_classes:
+        raise ValueError(
+            f"{file.name} has {output_shape[0]} outputs but the dataset has {num_classes} "
+            "classes; choose the dataset it was trained on."
+        )
+    return model
+
+
+def import_model_as_run(
+    path: str | os.PathLike,
+    dataset: Dataset,
+    *,
+    name: str | None = None,
+    categories: list[str] | tuple[str, ...] | None = None,
+    per_class: int | None = None,
+    runs_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Check a user's model against a dataset, measure its test accuracy, save it as a run."""
+    from core.evaluation import evaluate
+
+    model = import_model(
+        path, image_shape=tuple(dataset.x_test.shape[1:]), num_classes=len(dataset.class_names)
+    )
+    evaluation = evaluate(model, dataset.x_test, dataset.y_test, class_names=dataset.class_names)
+    created = datetime.now(UTC).isoformat(timespec="seconds")
+    record = {
+        "format_version": RECORD_FORMAT_VERSION,
+        "name": check_run_name(name or f"imported {Path(path).stem} on {dataset.name}"),
+        "created_at": created,
+        "started_at": created,
+        "status": "imported",
+        "stop_reason": "imported",
+        "message": f"Imported from {Path(path).name}. Test accuracy {evaluation.accuracy:.2%}.",
+        "dataset": {
+            "name": dataset.name,
+            "class_names": list(dataset.class_names),
+            "categories": list(categories) if categories else None,
+            "per_class": per_class,
+            "image_shape": list(dataset.x_test.shape[1:]),
+            "test_images": len(dataset.x_test),
+        },
+        "model": {"preset": None, "spec": None, "parameters": int(model.count_params())},
+        "test_accuracy": float(evaluation.accuracy),
+        "history": [],
+        "batch_points": [],
+    }
+    return save_run(model, record, runs_dir)
+
+
 __all__ = [
     "MODEL_FILE_NAME",
     "RECORD_FILE_NAME",
@@ -376,6 +481,8 @@ __all__ = [
     "check_run_name",
     "default_runs_dir",
     "delete_run",
+    "import_model",
+    "import_model_as_run",
     "list_runs",
     "load_run",
     "make_record",

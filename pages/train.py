@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import dataclasses
+import tempfile
+from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -22,7 +24,14 @@ from core.models import (
     check_spec,
 )
 from core.plots import runs_comparison_figure
-from core.runs import default_runs_dir, delete_run, list_runs, model_file_path, rename_run
+from core.runs import (
+    default_runs_dir,
+    delete_run,
+    import_model_as_run,
+    list_runs,
+    model_file_path,
+    rename_run,
+)
 from core.training import (
     FLIP_UNSAFE_DATASETS,
     OPTIMIZER_CHOICES,
@@ -333,6 +342,35 @@ def runs_ui() -> None:
         )
 
 
+def import_ui(choice: DatasetChoice, dataset: Dataset) -> None:
+    """Bring a .keras model made elsewhere in as a run, checked against the chosen dataset."""
+    with st.expander("Import a model (.keras) trained elsewhere"):
+        st.caption(
+            f"The model must take the chosen dataset's {'x'.join(map(str, dataset.image_shape))} "
+            f"images as raw 0-255 pixels and output {dataset.num_classes} probabilities. Files "
+            "carrying Python code (Lambda layers) are refused and their code never runs."
+        )
+        upload = st.file_uploader("Model file", type=["keras"], key=f"{PAGE}_import")
+        if upload is None or not st.button("Import", key=f"{PAGE}_import_button"):
+            return
+        with tempfile.TemporaryDirectory() as folder:
+            path = Path(folder) / Path(upload.name).name
+            path.write_bytes(upload.getvalue())
+            try:
+                with st.spinner("Checking the model and measuring its test accuracy…"):
+                    run_dir = import_model_as_run(
+                        path,
+                        dataset,
+                        categories=choice.categories,
+                        per_class=choice.per_class,
+                        runs_dir=default_runs_dir(),
+                    )
+            except (ValueError, OSError) as error:
+                st.error(str(error), icon=":material/block:")
+                return
+        st.success(f"Imported as run {run_dir.name}.", icon=":material/check_circle:")
+
+
 def training_dataset_ui() -> tuple[DatasetChoice, Dataset] | None:
     choice = dataset_choice_ui(PAGE)
     if choice.name == CUSTOM_DATASET_NAME:
@@ -407,3 +445,4 @@ if spec is not None and config is not None:
 st.subheader("4. Training")
 live_training_ui(PAGE)
 runs_ui()
+import_ui(choice, dataset)

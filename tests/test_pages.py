@@ -36,7 +36,12 @@ def test_home_page_explains_each_page() -> None:
     assert app.title[0].value == "Convlab"
     text = " ".join(block.value for block in app.markdown)
     assert "Browse MNIST digits" in text and "average image" in text
-    assert [link.proto.page for link in app.get("page_link")] == ["datasets", "train", "evaluate", "draw"]
+    assert [link.proto.page for link in app.get("page_link")] == [
+        "datasets",
+        "train",
+        "evaluate",
+        "draw",
+    ]
     sidebar_text = " ".join(caption.value for caption in app.sidebar.caption)
     assert "Compute device" in sidebar_text
 
@@ -291,3 +296,46 @@ def test_draw_page_guesses_an_injected_drawing_and_shows_what_the_model_sees(
     # MNIST's recipe: the stroke is centred, with an empty border around it.
     assert model_input[0, :3].max() == 0 and model_input[0, :, 11:17].max() == 255
     assert len(app.get("plotly_chart")) == 2, "the top guesses and what the model sees"
+
+
+def test_a_saved_run_can_be_renamed_and_deleted_on_the_train_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    shutil.copytree(digits_runs_dir, tmp_path / "runs")
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    assert app.dataframe[-1].value["name"].tolist() == ["tiny digits"]
+    run_folder = next((tmp_path / "runs").iterdir()).name
+    app.text_input(key=f"train_new_name_{run_folder}").set_value("my first net").run()
+    app.button(key="train_rename").click().run()
+    assert not app.exception
+    assert app.dataframe[-1].value["name"].tolist() == ["my first net"]
+    app.button(key="train_delete").click().run()
+    assert not app.exception
+    assert "No runs yet" in " ".join(caption.value for caption in app.caption)
+    assert not any((tmp_path / "runs").iterdir())
+
+
+def test_an_imported_model_is_checked_and_kept_as_a_run(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    import keras
+    from keras import layers
+
+    inputs = keras.Input(shape=(28, 28, 1))
+    outputs = layers.Dense(10, activation="softmax")(layers.Flatten()(inputs))
+    good, wrong = tmp_path / "good.keras", tmp_path / "wrong.keras"
+    keras.Model(inputs, outputs).save(good)
+    keras.Model(inputs, layers.Dense(3, activation="softmax")(layers.Flatten()(inputs))).save(wrong)
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    app.file_uploader(key="train_import").upload("wrong.keras", wrong.read_bytes()).run()
+    app.button(key="train_import_button").click().run()
+    assert not app.exception
+    assert "has 3 outputs but the dataset has 10 classes" in app.error[0].value
+    app.file_uploader(key="train_import").set_value(
+        ("good.keras", good.read_bytes(), "application/octet-stream")
+    ).run()
+    app.button(key="train_import_button").click().run()
+    assert not app.exception and not app.error
+    assert "Imported as run" in app.success[0].value
+    app.run()
+    assert app.dataframe[-1].value["status"].tolist() == ["imported"]
