@@ -92,24 +92,24 @@ async def wait_idle(page) -> None:
     )
 
 
-async def gallery_session(browser, url: str, actions: int, timings: list[float]) -> None:
+async def gallery_session(browser, url: str, actions: int, timings: dict) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 900})
     page = await context.new_page()
     start = time.perf_counter()
     await page.goto(f"{url}/datasets")
     await page.get_by_role("button", name="Reshuffle").wait_for(timeout=120_000)
     await wait_idle(page)
-    timings.append(time.perf_counter() - start)
+    timings["gallery: first open"].append(time.perf_counter() - start)
     for _ in range(actions):
         start = time.perf_counter()
         await page.get_by_role("button", name="Reshuffle").click()
         await asyncio.sleep(0.05)
         await wait_idle(page)
-        timings.append(time.perf_counter() - start)
+        timings["gallery: reshuffle"].append(time.perf_counter() - start)
     await context.close()
 
 
-async def draw_session(browser, url: str, actions: int, timings: list[float]) -> None:
+async def draw_session(browser, url: str, actions: int, timings: dict) -> None:
     context = await browser.new_context(viewport={"width": 1280, "height": 1200})
     page = await context.new_page()
     start = time.perf_counter()
@@ -117,7 +117,7 @@ async def draw_session(browser, url: str, actions: int, timings: list[float]) ->
     canvas = page.locator("canvas.upper-canvas").first
     await canvas.wait_for(timeout=120_000)
     await wait_idle(page)
-    timings.append(time.perf_counter() - start)
+    timings["draw: first open"].append(time.perf_counter() - start)
     box = await canvas.bounding_box()
     for action in range(actions):
         start = time.perf_counter()
@@ -129,14 +129,19 @@ async def draw_session(browser, url: str, actions: int, timings: list[float]) ->
         await page.get_by_text("Top guess").wait_for(timeout=120_000)
         await asyncio.sleep(0.05)
         await wait_idle(page)
-        timings.append(time.perf_counter() - start)
+        timings["draw: stroke to guess"].append(time.perf_counter() - start)
     await context.close()
 
 
 async def classroom(url: str, sessions: int, actions: int) -> dict[str, list[float]]:
     from playwright.async_api import async_playwright
 
-    timings: dict[str, list[float]] = {"gallery": [], "draw": []}
+    timings: dict[str, list[float]] = {
+        "gallery: first open": [],
+        "gallery: reshuffle": [],
+        "draw: first open": [],
+        "draw: stroke to guess": [],
+    }
     async with async_playwright() as playwright:
         browser = await playwright.chromium.launch(
             executable_path="/usr/bin/chromium", args=CHROMIUM_ARGUMENTS
@@ -144,9 +149,9 @@ async def classroom(url: str, sessions: int, actions: int) -> dict[str, list[flo
         tasks = []
         for index in range(sessions):
             if index % 2:
-                tasks.append(draw_session(browser, url, actions, timings["draw"]))
+                tasks.append(draw_session(browser, url, actions, timings))
             else:
-                tasks.append(gallery_session(browser, url, actions, timings["gallery"]))
+                tasks.append(gallery_session(browser, url, actions, timings))
         results = await asyncio.gather(*tasks, return_exceptions=True)
         await browser.close()
     failures = [result for result in results if isinstance(result, Exception)]

@@ -9,14 +9,15 @@ from core import session_keys
 from core.custom_data import ImageFolderOptions, decode_image
 from core.datasets import DATASET_INFO, is_available_locally, load_dataset, resolve_data_dir
 from core.drawing import EmptyDrawingError, preprocess_drawing
+from core.inspection import class_activation
 from core.jobs import TrainingRequest, start_training_job
 from core.models import DEFAULT_PRESET, PRESETS
-from core.plots import drawing_stages_figure, top_guesses_figure
+from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, top_guesses
 from core.runs import Run, RunSummary, default_runs_dir, list_runs
 from core.training import TrainConfig
 from ui.frame import leave_pages_directory_mode
-from ui.runs import load_run_ui, run_choice_ui
+from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
 from ui.training import live_training_ui
 
 leave_pages_directory_mode()
@@ -135,6 +136,18 @@ def canvas_ui(run: Run, other_runs: list[Run]) -> None:
         f"Your drawing is {recipe}. Shrinking the whole canvas instead would leave a tiny, "
         "off-centre drawing the network has never seen."
     )
+    with st.expander("Where the network looked (Grad-CAM)"):
+        probe = feature_model_cached(str(run.run_dir), run.record.get("created_at", ""), run.model)
+        heatmap = class_activation(probe, model_input[0])
+        st.plotly_chart(
+            overlay_figure(model_input[0], heatmap, title="what drove the top guess"),
+            width="stretch",
+            key=f"{PAGE}_gradcam",
+        )
+        st.caption(
+            "Bright areas raised the top guess the most. The Inside the network page shows "
+            "this drawing's feature maps, layer by layer."
+        )
     if other_runs:
         st.markdown("**The same drawing, other networks**")
         columns = st.columns(len(other_runs))

@@ -295,7 +295,8 @@ def test_draw_page_guesses_an_injected_drawing_and_shows_what_the_model_sees(
     assert model_input.shape == (1, 28, 28, 1) and model_input.dtype == np.uint8
     # MNIST's recipe: the stroke is centred, with an empty border around it.
     assert model_input[0, :3].max() == 0 and model_input[0, :, 11:17].max() == 255
-    assert len(app.get("plotly_chart")) == 2, "the top guesses and what the model sees"
+    charts = [chart.key for chart in app.get("plotly_chart")]
+    assert charts[1:] == ["draw_stages", "draw_gradcam"], "guesses, what it sees, where it looked"
 
 
 def test_a_saved_run_can_be_renamed_and_deleted_on_the_train_page(

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import TYPE_CHECKING, Any
+
 import streamlit as st
 
 from core import session_keys
@@ -9,6 +11,9 @@ from core.custom_data import CUSTOM_DATASET_NAME
 from core.datasets import Dataset, resolve_data_dir
 from core.runs import Run, RunSummary, default_runs_dir, list_runs, load_run
 from ui.datasets import DatasetChoice, load_dataset_ui
+
+if TYPE_CHECKING:
+    from core.inspection import FeatureModel
 
 
 # A loaded model is shared and never changed, so one copy serves every session.
@@ -77,3 +82,12 @@ def run_dataset_ui(run: Run, page: str) -> Dataset | None:
         data_dir=str(resolve_data_dir()),
     )
     return load_dataset_ui(choice, page)
+
+
+# One probe model per run, shared and never changed, like the run's own model.
+@st.cache_resource(max_entries=4, show_spinner="Preparing the probes…")
+def feature_model_cached(run_dir: str, created_at: str, _model: Any) -> FeatureModel:
+    """build_feature_model once per run; created_at keys it so a replaced run folder rebuilds."""
+    from core.inspection import build_feature_model
+
+    return build_feature_model(_model)
