@@ -33,6 +33,7 @@ PAGES = [
     st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
     st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
     st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+    st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:"),
     st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
 ]
 

@@ -126,7 +126,7 @@ async def draw_session(browser, url: str, actions: int, timings: dict) -> None:
         await page.mouse.down()
         await page.mouse.move(x + 10, box["y"] + 230, steps=6)
         await page.mouse.up()
-        await page.get_by_text("Top guess").wait_for(timeout=120_000)
+        await page.get_by_text("Top guess", exact=True).wait_for(timeout=120_000)
         await asyncio.sleep(0.05)
         await wait_idle(page)
         timings["draw: stroke to guess"].append(time.perf_counter() - start)

@@ -19,7 +19,7 @@ from core.evaluation import (
 from core.plots import confusion_matrix_figure, image_grid_figure, training_curves_figure
 from core.runs import Run
 from ui.frame import leave_pages_directory_mode
-from ui.runs import load_run_ui, run_choice_ui, run_dataset_ui
+from ui.runs import run_and_dataset_ui
 
 leave_pages_directory_mode()
 
@@ -94,22 +94,10 @@ st.write(
     "Accuracy is one number; the mistakes teach more. See which classes the network confuses, "
     "look at the very images it got wrong, and how sure it was."
 )
-summary = run_choice_ui(PAGE)
-if summary is None:
+picked_run = run_and_dataset_ui(PAGE)
+if picked_run is None:
     st.stop()
-run = load_run_ui(summary)
-if run is None:
-    st.stop()
-dataset = run_dataset_ui(run, PAGE)
-if dataset is None:
-    st.stop()
-if tuple(dataset.x_test.shape[1:]) != run.image_shape:
-    st.error(
-        f"The run's model takes {run.image_shape} images but the dataset's are "
-        f"{tuple(dataset.x_test.shape[1:])}: the data changed since training.",
-        icon=":material/error:",
-    )
-    st.stop()
+summary, run, dataset = picked_run
 evaluation = evaluation_cached(str(summary.run_dir), summary.created_at, run, dataset)
 
 columns = st.columns(4)

@@ -40,6 +40,14 @@ PAGE_LESSONS = (
         "and the mistakes the network was most sure of.",
     ),
     (
+        "pages/inside.py",
+        "Inside the network",
+        ":material/visibility:",
+        "What each layer sees. The feature maps of every layer for one image, the patterns the "
+        "first filters look for, where the network looks to decide (Grad-CAM and saliency), "
+        "and a map of how it arranges all the test images.",
+    ),
+    (
         "pages/draw.py",
         "Draw",
         ":material/draw:",
@@ -53,8 +61,3 @@ for page, title, icon, lesson in PAGE_LESSONS:
     with st.container(border=True):
         st.page_link(page, label=title, icon=icon)
         st.write(lesson)
-
-st.info(
-    "Coming next: feature maps and what the network attends to.",
-    icon=":material/construction:",
-)

@@ -40,6 +40,7 @@ def test_home_page_explains_each_page() -> None:
         "datasets",
         "train",
         "evaluate",
+        "inside",
         "draw",
     ]
     sidebar_text = " ".join(caption.value for caption in app.sidebar.caption)

@@ -91,3 +91,24 @@ def feature_model_cached(run_dir: str, created_at: str, _model: Any) -> FeatureM
     from core.inspection import build_feature_model
 
     return build_feature_model(_model)
+
+
+def run_and_dataset_ui(page: str) -> tuple[RunSummary, Run, Dataset] | None:
+    """Pick a run, load it and the test data it was trained on; None after saying why not."""
+    summary = run_choice_ui(page)
+    if summary is None:
+        return None
+    run = load_run_ui(summary)
+    if run is None:
+        return None
+    dataset = run_dataset_ui(run, page)
+    if dataset is None:
+        return None
+    if tuple(dataset.x_test.shape[1:]) != run.image_shape:
+        st.error(
+            f"The run's model takes {run.image_shape} images but the dataset's are "
+            f"{tuple(dataset.x_test.shape[1:])}: the data changed since training.",
+            icon=":material/error:",
+        )
+        return None
+    return summary, run, dataset

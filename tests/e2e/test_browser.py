@@ -149,7 +149,7 @@ def test_drawing_a_one_and_a_zero_is_read_live(page, app_url, wait_until_idle, t
 
     draw_stroke(page, box, [(140 + offset * 0.05, 45 + offset) for offset in range(0, 200, 10)])
     lifted = time.perf_counter()
-    expect(page.get_by_text("Top guess")).to_be_visible(timeout=30_000)
+    expect(page.get_by_text("Top guess", exact=True)).to_be_visible(timeout=30_000)
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("1", timeout=30_000)
     first_guess_seconds = time.perf_counter() - lifted
     take_screenshot(page, "draw-one.png")
