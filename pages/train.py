@@ -38,6 +38,7 @@ from core.training import (
     SCHEDULE_CHOICES,
     TrainConfig,
     check_config_for_dataset,
+    split_indices,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
 from ui.frame import leave_pages_directory_mode
@@ -47,7 +48,7 @@ leave_pages_directory_mode()
 
 PAGE = "train"
 CUSTOM_ARCHITECTURE = "custom"
-BATCH_SIZES = (32, 64, 128, 256, 512, 1024)
+BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
 PRESET_TITLES = {
     "fast": "Fast default (about a minute)",
     "keras_mnist": "Keras 'simple MNIST convnet'",
@@ -418,7 +419,14 @@ except ValueError as error:
 st.subheader("3. Settings")
 try:
     config = settings_ui(dataset)
-    check_config_for_dataset(config, dataset.name, len(dataset.x_train))
+    # The same split train() makes, so the page refuses exactly what training would.
+    train_indices, _ = split_indices(
+        dataset.y_train,
+        validation_fraction=config.validation_fraction,
+        max_train_images=config.max_train_images,
+        seed=config.seed,
+    )
+    check_config_for_dataset(config, dataset.name, len(train_indices))
 except ValueError as error:
     st.error(str(error), icon=":material/block:")
     config = None

@@ -150,3 +150,44 @@ def mnist_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     record = make_record(result, dataset, config, spec=PRESETS["fast"], preset="fast")
     save_run(result.model, record, runs_dir)
     return runs_dir
+
+
+@pytest.fixture(scope="session")
+def cifar_and_quickdraw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, Path]:
+    """A data folder with small CIFAR-10 and Quick, Draw! files, and a run trained on each."""
+    import pickle
+
+    import numpy as np
+
+    from core.datasets import load_dataset
+    from core.models import ConvBlock, ModelSpec
+    from core.runs import make_record, save_run
+    from core.training import TrainConfig, train
+
+    data_dir = tmp_path_factory.mktemp("data")
+    rng = np.random.default_rng(0)
+    cifar = data_dir / "cifar-10-batches-py"
+    cifar.mkdir()
+    for name in [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]:
+        labels = rng.integers(0, 10, 40)
+        data = rng.integers(0, 256, (40, 3072), dtype=np.uint8)
+        with open(cifar / name, "wb") as handle:
+            pickle.dump({b"data": data, b"labels": labels.tolist()}, handle, protocol=2)
+    (data_dir / "quickdraw").mkdir()
+    for category in ("cat", "house"):
+        np.save(data_dir / "quickdraw" / f"{category}.npy", rng.integers(0, 256, (60, 784)))
+    for category in ("cat", "house"):
+        path = data_dir / "quickdraw" / f"{category}.npy"
+        np.save(path, np.load(path).astype(np.uint8))
+    runs_dir = tmp_path_factory.mktemp("runs")
+    spec = ModelSpec(conv_blocks=(ConvBlock(filters=4), ConvBlock(filters=8)))
+    config = TrainConfig(epochs=1, batch_size=16)
+    for name, categories in (("cifar10", None), ("quickdraw", ("cat", "house"))):
+        dataset = load_dataset(name, data_dir=data_dir, categories=categories, per_class=60)
+        result = train(spec, dataset, config)
+        record = make_record(
+            result, dataset, config, spec=spec, name=f"tiny {name}",
+            categories=categories, per_class=60 if categories else None,
+        )  # fmt: skip
+        save_run(result.model, record, runs_dir)
+    return data_dir, runs_dir

@@ -9,6 +9,7 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
+from tests_support import canvas_state, drawn_one
 
 from core import datasets, session_keys
 
@@ -238,31 +239,6 @@ def test_evaluate_page_shows_the_run_s_matrix_scores_and_mistakes(
     assert not app.exception
 
 
-def canvas_state(drawing: np.ndarray) -> dict:
-    """The canvas component's state for an RGBA drawing, as the browser would send it."""
-    import base64
-    import io
-
-    from PIL import Image
-
-    buffer = io.BytesIO()
-    Image.fromarray(drawing, "RGBA").save(buffer, format="PNG")
-    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
-    return {
-        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data},
-        "backgroundFit": None,
-    }
-
-
-def drawn_one(size: int = 280) -> np.ndarray:
-    """A white canvas with a black vertical stroke: a handwritten 1."""
-    from PIL import Image, ImageDraw
-
-    picture = Image.new("RGBA", (size, size), (255, 255, 255, 255))
-    ImageDraw.Draw(picture).line([(150, 50), (140, 230)], fill=(0, 0, 0, 255), width=18)
-    return np.asarray(picture)
-
-
 def test_draw_page_without_a_run_offers_to_train_one_in_place(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:
@@ -341,3 +317,35 @@ def test_an_imported_model_is_checked_and_kept_as_a_run(
     assert "Imported as run" in app.success[0].value
     app.run()
     assert app.dataframe[-1].value["status"].tolist() == ["imported"]
+
+
+def test_uploaded_images_train_like_a_built_in_dataset(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from tests_support import class_folder_zip
+
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    app = open_page("pages/datasets.py")
+    app.selectbox(key="datasets_name").set_value("custom").run()
+    archive = class_folder_zip({"circles": 12, "squares": 12})
+    app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
+    assert not app.exception and metric_values(app)["Classes"] == "2"
+    # The upload lives in this session: the Train page finds it.
+    app.switch_page("pages/train.py").run()
+    app.selectbox(key="train_name").set_value("custom").run()
+    assert not app.exception
+    assert "20 training and 4 test images of 28 x 28 x 1, 2 classes" in app.caption[0].value
+    # 24 images cannot fill the default batch of 256: the page says so before any training.
+    assert "batch size 256 is larger than" in app.error[0].value
+    app.selectbox(key="train_batch_size").set_value(32).run()
+    assert "batch size 32 is larger than the 18 training images" in app.error[0].value
+    app.selectbox(key="train_batch_size").set_value(16).run()
+    assert not app.error
+    app.number_input(key="train_epochs").set_value(2).run()
+    app.button(key="train_train").click().run()
+    job = app.session_state[session_keys.TRAINING_JOB]
+    job.thread.join(timeout=180)
+    assert job.state == "finished", job.error
+    app.run()
+    assert app.dataframe[-1].value["dataset"].tolist() == ["custom"]

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import base64
 import io
 import zipfile
 
+import numpy as np
 from PIL import Image, ImageDraw
 
 
@@ -29,3 +31,21 @@ def class_folder_zip(
         for name, data in (extra or {}).items():
             archive.writestr(name, data)
     return buffer.getvalue()
+
+
+def canvas_state(drawing: np.ndarray) -> dict:
+    """The canvas component's state for an RGBA drawing, as the browser would send it."""
+    buffer = io.BytesIO()
+    Image.fromarray(drawing, "RGBA").save(buffer, format="PNG")
+    data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
+    return {
+        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data},
+        "backgroundFit": None,
+    }
+
+
+def drawn_one(size: int = 280) -> np.ndarray:
+    """A white canvas with a black vertical stroke: a handwritten 1."""
+    picture = Image.new("RGBA", (size, size), (255, 255, 255, 255))
+    ImageDraw.Draw(picture).line([(150, 50), (140, 230)], fill=(0, 0, 0, 255), width=18)
+    return np.asarray(picture)
