@@ -3,9 +3,10 @@
 import streamlit as st
 
 from core.device import start_device_probe
-from ui.frame import mark_frame_shown
+from ui.frame import keep_keras_session, mark_frame_shown
 
 st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
+keep_keras_session()
 
 
 @st.cache_resource(show_spinner=False)

@@ -44,7 +44,9 @@ def free_port() -> int:
         return probe.getsockname()[1]
 
 
-def start_server(data_dir: str, runs_dir: str) -> tuple[str, subprocess.Popen]:
+def start_server(
+    data_dir: str, runs_dir: str, log_path: str = os.devnull
+) -> tuple[str, subprocess.Popen]:
     port = free_port()
     environment = dict(os.environ, CONVLAB_DATA_DIR=data_dir, CONVLAB_RUNS_DIR=runs_dir)
     server = subprocess.Popen(
@@ -53,7 +55,7 @@ def start_server(data_dir: str, runs_dir: str) -> tuple[str, subprocess.Popen]:
             "--server.address", "127.0.0.1", "--server.port", str(port),
             "--server.headless", "true", "--browser.gatherUsageStats", "false",
         ],
-        cwd=ROOT, env=environment, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+        cwd=ROOT, env=environment, stdout=open(log_path, "w"), stderr=subprocess.STDOUT,  # noqa: SIM115
     )  # fmt: skip
     url = f"http://127.0.0.1:{port}"
     for _ in range(200):
@@ -72,14 +74,19 @@ class PeakMemory(threading.Thread):
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
         self.process = psutil.Process(pid)
-        self.peak = 0
+        self.peak = 0  # The server and its children (the device probe) together.
+        self.peak_server = 0  # The server process alone.
         self.running = True
 
     def run(self) -> None:
         while self.running:
             try:
-                processes = [self.process, *self.process.children(recursive=True)]
-                self.peak = max(self.peak, sum(p.memory_info().rss for p in processes))
+                own = self.process.memory_info().rss
+                children = sum(
+                    child.memory_info().rss for child in self.process.children(recursive=True)
+                )
+                self.peak_server = max(self.peak_server, own)
+                self.peak = max(self.peak, own + children)
             except psutil.Error:
                 pass
             time.sleep(0.2)

@@ -39,6 +39,7 @@ from core.training import (
     TrainConfig,
     check_config_for_dataset,
     split_indices,
+    suggest_batch_size,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
 from ui.frame import leave_pages_directory_mode
@@ -169,7 +170,7 @@ def architecture_ui(dataset: Dataset) -> tuple[str, ModelSpec]:
     return preset, spec
 
 
-def settings_ui(dataset: Dataset) -> TrainConfig:
+def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
     """Optimiser, schedule, batches, stopping, augmentation; raises ValueError for bad ones."""
     first, second, third, fourth = st.columns(4)
     epochs = first.number_input(
@@ -189,10 +190,17 @@ def settings_ui(dataset: Dataset) -> TrainConfig:
     budget = second.number_input(
         "Seconds", 5, 3600, 60, step=5, key=f"{PAGE}_budget", disabled=not budget_on
     )
+    # Big networks on big images start with smaller batches, so a shared server keeps its
+    # memory (small VGG on CIFAR-10 peaked at about 1.5 GB with 256; see bench_app_memory.py).
+    suggested = (
+        DEFAULTS.batch_size
+        if spec is None
+        else suggest_batch_size(spec, dataset.image_shape, largest=DEFAULTS.batch_size)
+    )
     batch_size = third.selectbox(
         "Batch size",
         BATCH_SIZES,
-        index=BATCH_SIZES.index(DEFAULTS.batch_size),
+        index=BATCH_SIZES.index(suggested),
         key=f"{PAGE}_batch_size",
     )
     learning_rate = fourth.number_input(
@@ -418,7 +426,7 @@ except ValueError as error:
 
 st.subheader("3. Settings")
 try:
-    config = settings_ui(dataset)
+    config = settings_ui(dataset, spec)
     # The same split train() makes, so the page refuses exactly what training would.
     train_indices, _ = split_indices(
         dataset.y_train,

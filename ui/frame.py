@@ -28,3 +28,22 @@ def leave_pages_directory_mode() -> None:
         if not st.session_state.get(FRAME_SHOWN):
             st.session_state[FRAME_SHOWN] = True
             st.rerun()
+
+
+def keep_keras_session() -> None:
+    """Stop Streamlit from clearing the Keras session after every script run.
+
+    Streamlit calls keras.backend.clear_session() when a run ends (script_runner's
+    _clean_problem_modules). A training on a background thread, still using that session,
+    then dies with a segmentation fault inside TensorFlow: seen here training CIFAR-10 from
+    the Train page while its progress fragment reran (faulthandler showed clear_session on the
+    script thread and model.fit on the training thread). Convlab keeps models in its caches
+    and jobs, not in Keras's global state, so the clearing buys nothing here.
+    """
+    from streamlit.runtime.scriptrunner import script_runner
+
+    script_runner._clean_problem_modules = _keep_problem_modules
+
+
+def _keep_problem_modules() -> None:
+    """Stands in for Streamlit's cleanup: Convlab has no module state to clear between runs."""
