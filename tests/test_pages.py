@@ -349,3 +349,12 @@ def test_uploaded_images_train_like_a_built_in_dataset(
     assert job.state == "finished", job.error
     app.run()
     assert app.dataframe[-1].value["dataset"].tolist() == ["custom"]
+
+
+def test_the_app_keeps_the_keras_session_for_background_trainings() -> None:
+    from streamlit.runtime.scriptrunner import script_runner
+
+    open_page("pages/home.py")
+    # Streamlit's own clean-up clears the Keras session after each run, which crashed a
+    # training on its thread (bench/bench_app_memory.py reproduced it); the frame disables it.
+    assert script_runner._clean_problem_modules.__name__ == "_keep_problem_modules"
