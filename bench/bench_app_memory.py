@@ -10,33 +10,20 @@ sampling the server's resident memory (with its children) until the run is saved
 from __future__ import annotations
 
 import argparse
-import pickle
 import shutil
 import sys
 import tempfile
 import time
 from pathlib import Path
 
-import numpy as np
 import psutil
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
+from bench_datasets import write_synthetic_cifar  # noqa: E402
 from bench_load import CHROMIUM_ARGUMENTS, IDLE, PeakMemory, start_server  # noqa: E402
 
 PRESET_TITLES = {"small_vgg": "Small VGG (for CIFAR-10)", "fast": "Fast default (about a minute)"}
-
-
-def write_cifar(folder: Path) -> None:
-    folder.mkdir(parents=True)
-    rng = np.random.default_rng(0)
-    for name in [f"data_batch_{index}" for index in range(1, 6)] + ["test_batch"]:
-        batch = {
-            b"data": rng.integers(0, 256, (10_000, 3072), dtype=np.uint8),
-            b"labels": rng.integers(0, 10, 10_000).tolist(),
-        }
-        with open(folder / name, "wb") as handle:
-            pickle.dump(batch, handle, protocol=2)
 
 
 def main() -> None:
@@ -45,7 +32,7 @@ def main() -> None:
     parser.add_argument("--preset", default="small_vgg", choices=sorted(PRESET_TITLES))
     arguments = parser.parse_args()
     work = Path(tempfile.mkdtemp(prefix="convlab-memory-"))
-    write_cifar(work / "data" / "cifar-10-batches-py")
+    write_synthetic_cifar(work / "data" / "cifar-10-batches-py")
     url, server = start_server(str(work / "data"), str(work / "runs"), "/tmp/memory-server.log")
     memory = PeakMemory(server.pid)
     memory.start()
