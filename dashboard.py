@@ -4,6 +4,7 @@ import streamlit as st
 
 from core.device import start_device_probe
 from ui.frame import keep_keras_session, mark_frame_shown
+from ui.user import user_ui
 
 st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
 keep_keras_session()
@@ -41,6 +42,7 @@ PAGES = [
 navigation = st.navigation(PAGES)
 mark_frame_shown()
 with st.sidebar:
+    user_ui()
     device_ui()
     st.caption("Convlab: see how a convolutional neural network learns to recognise images.")
 navigation.run()

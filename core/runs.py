@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import io
 import json
 import math
 import os
@@ -9,6 +10,8 @@ import secrets
 import shutil
 import tempfile
 import time
+import unicodedata
+import zipfile
 from collections.abc import Callable, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
@@ -32,7 +35,13 @@ RECORD_FORMAT_VERSION = 1
 # Folders being written or deleted start with a dot, so listings never show them.
 TEMPORARY_PREFIX = ".tmp-"
 DELETING_PREFIX = ".deleting-"
+# Deleted runs wait here, hidden for the same reason, until they are restored or purged.
+TRASH_DIR_NAME = ".trash"
+DELETION_FILE_NAME = "deleted.json"
+TRASH_KEEP_SECONDS = 7 * 24 * 3600
 MAX_NAME_LENGTH = 80
+MAX_USER_NAME_LENGTH = 40
+USER_NAME_PUNCTUATION = " -_.'"
 
 
 def default_runs_dir() -> Path:
@@ -76,6 +85,73 @@ def check_run_name(name: str) -> str:
     return name
 
 
+def _tidy_name(name: str) -> str:
+    # NFC first, so an accent typed as a separate mark compares equal to the accented letter.
+    return " ".join(unicodedata.normalize("NFC", name).split())
+
+
+def _allowed_in_user_name(character: str) -> bool:
+    # Letters and marks of any script: many scripts write a vowel as a mark on a letter
+    # (the i in Hindi "अनिल"), which str.isalpha alone would refuse.
+    return (
+        unicodedata.category(character)[0] in "LM"
+        or character.isdecimal()
+        or character in USER_NAME_PUNCTUATION
+    )
+
+
+def check_user_name(name: str) -> str:
+    """The user name with spaces tidied; raises ValueError for an empty, long or odd one."""
+    if not isinstance(name, str) or not name.strip():
+        raise ValueError("A user name cannot be empty; type your name, for example Ana.")
+    name = _tidy_name(name)
+    if len(name) > MAX_USER_NAME_LENGTH:
+        raise ValueError(
+            f"A user name can have at most {MAX_USER_NAME_LENGTH} characters; "
+            f"this one has {len(name)}."
+        )
+    refused = sorted({character for character in name if not _allowed_in_user_name(character)})
+    if refused:
+        shown = " ".join(repr(character) for character in refused)
+        raise ValueError(
+            "A user name can use only letters, digits, spaces, hyphens, underscores, dots and "
+            f"apostrophes; remove {shown}."
+        )
+    return name
+
+
+def run_owner(record: Mapping[str, Any]) -> str | None:
+    """Who made a run in the app, or None for a command-line run or an import without owner."""
+    owner = record.get("owner")
+    if not isinstance(owner, str) or not owner.strip():
+        return None
+    return _tidy_name(owner)
+
+
+def can_change_run(record: Mapping[str, Any], user: str | None) -> bool:
+    """Whether `user` may rename, delete or restore the run: only its owner, in any case."""
+    owner = run_owner(record)
+    if owner is None or not isinstance(user, str) or not user.strip():
+        return False
+    return _tidy_name(user).casefold() == owner.casefold()
+
+
+def _check_can_change(record: Mapping[str, Any], user: str | None, action: str) -> None:
+    """Raise PermissionError, naming who may `action` the run, unless `user` may."""
+    if can_change_run(record, user):
+        return
+    owner = run_owner(record)
+    if owner is not None:
+        raise PermissionError(f"This run belongs to {owner}; only {owner} can {action} it.")
+    if record.get("status") == "imported":
+        raise PermissionError(
+            f"This run was imported without a user name; nobody can {action} it in the app."
+        )
+    raise PermissionError(
+        f"This run was made with the command line; nobody can {action} it in the app."
+    )
+
+
 def make_record(
     result: TrainResult,
     dataset: Dataset,
@@ -87,14 +163,22 @@ def make_record(
     categories: list[str] | tuple[str, ...] | None = None,
     per_class: int | None = None,
     started_at: str | None = None,
+    owner: str | None = None,
+    worker: str | None = None,
 ) -> dict[str, Any]:
-    """The record.json content of a finished training run."""
+    """The record.json content of a finished training run.
+
+    `owner` is the app user who started it (None for the command line, whose runs are
+    read-only in the app); `worker` says which process or machine trained it.
+    """
     finished_at = datetime.now(UTC)
     accuracy = "" if result.test_accuracy is None else f", {result.test_accuracy:.1%}"
     return _json_ready(
         {
             "format_version": RECORD_FORMAT_VERSION,
             "name": check_run_name(name or f"{preset or 'custom'} on {dataset.name}{accuracy}"),
+            "owner": None if owner is None else check_user_name(owner),
+            "worker": None if worker is None else str(worker),
             "created_at": finished_at.isoformat(timespec="seconds"),
             "started_at": started_at,
             "status": result.status,
@@ -147,28 +231,33 @@ def _new_run_id() -> str:
     return f"{datetime.now(UTC):%Y%m%d-%H%M%S}-{secrets.token_hex(3)}"
 
 
-def save_run(
-    model: keras.Model,
+def _rename_onto_reservation(source: Path, reserved: Path) -> None:
+    """Rename a folder onto an empty folder reserved for it with mkdir."""
+    try:
+        os.rename(source, reserved)
+    except OSError:
+        # Windows will not rename onto a folder, even an empty one; free the name first.
+        reserved.rmdir()
+        os.rename(source, reserved)
+
+
+def _save_new_run(
+    write_model: Callable[[Path], None],
     record: Mapping[str, Any],
-    runs_dir: str | os.PathLike | None = None,
+    runs_dir: str | os.PathLike | None,
 ) -> Path:
-    """Save a model and its record as a new run folder and return the folder.
+    """Write a model (by `write_model`) and its record as a new run folder; return the folder.
 
     Everything is written into a hidden temporary folder first. Then the final name is
     reserved with mkdir, which fails if another process took it, and the finished folder is
     renamed onto the empty reservation at once: readers see a complete run or none.
     """
-    import keras
-
     root = _runs_dir(runs_dir)
     root.mkdir(parents=True, exist_ok=True)
     temporary = Path(tempfile.mkdtemp(prefix=TEMPORARY_PREFIX, dir=root))
     reserved: Path | None = None
     try:
-        # A fresh graph over the same layers carries no optimizer, so the file loads anywhere
-        # without the training code and is a third of the size.
-        inference_model = keras.Model(model.inputs, model.outputs, name=model.name)
-        inference_model.save(temporary / MODEL_FILE_NAME)
+        write_model(temporary / MODEL_FILE_NAME)
         for _ in range(100):
             run_id = _new_run_id()
             _write_json(temporary / RECORD_FILE_NAME, {**record, "run_id": run_id})
@@ -180,18 +269,60 @@ def save_run(
             break
         else:
             raise OSError(f"Could not find a free run folder name in {root}.")
-        try:
-            os.rename(temporary, reserved)
-        except OSError:
-            # Windows will not rename onto a folder, even an empty one; free the name first.
-            reserved.rmdir()
-            os.rename(temporary, reserved)
+        _rename_onto_reservation(temporary, reserved)
         return reserved
     except BaseException:
         shutil.rmtree(temporary, ignore_errors=True)
         if reserved is not None and reserved.is_dir() and not any(reserved.iterdir()):
             reserved.rmdir()
         raise
+
+
+def save_run(
+    model: keras.Model,
+    record: Mapping[str, Any],
+    runs_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Save a model and its record as a new run folder, atomically, and return the folder."""
+    import keras
+
+    def write_model(path: Path) -> None:
+        # A fresh graph over the same layers carries no optimizer, so the file loads anywhere
+        # without the training code and is a third of the size.
+        inference_model = keras.Model(model.inputs, model.outputs, name=model.name)
+        inference_model.save(path)
+
+    return _save_new_run(write_model, record, runs_dir)
+
+
+def save_run_files(
+    model_bytes: bytes,
+    record: Mapping[str, Any],
+    runs_dir: str | os.PathLike | None = None,
+) -> Path:
+    """Save a model file's bytes (sent back by a worker) and its record as a new run folder.
+
+    The same atomic steps as save_run, without importing Keras. Raises ValueError when the
+    bytes are empty or are not a .keras file (a zip archive), before anything is written.
+    """
+    if not model_bytes:
+        raise ValueError(
+            "The model file is empty: the training worker sent no bytes, so there is no model "
+            "to save. Train the run again."
+        )
+    if not zipfile.is_zipfile(io.BytesIO(model_bytes)):
+        raise ValueError(
+            f"The {len(model_bytes):,} bytes sent back are not a complete .keras model file; "
+            "it was probably cut off on the way. Train the run again."
+        )
+
+    def write_model(path: Path) -> None:
+        with open(path, "wb") as handle:
+            handle.write(model_bytes)
+            handle.flush()
+            os.fsync(handle.fileno())
+
+    return _save_new_run(write_model, record, runs_dir)
 
 
 def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -219,6 +350,30 @@ class RunSummary:
     test_accuracy: float | None
     created_at: str
     record: dict[str, Any]
+    # Only runs in the trash have one: when they were deleted, as an ISO 8601 UTC time.
+    deleted_at: str | None = None
+
+    @property
+    def run_id(self) -> str:
+        """The run's folder name, which never changes; use it, not a list position."""
+        return self.run_dir.name
+
+    @property
+    def owner(self) -> str | None:
+        return run_owner(self.record)
+
+
+def _summary(folder: Path, record: dict[str, Any], deleted_at: str | None = None) -> RunSummary:
+    return RunSummary(
+        run_dir=folder,
+        name=str(record.get("name", folder.name)),
+        dataset=str((record.get("dataset") or {}).get("name", "")),
+        status=str(record.get("status", "")),
+        test_accuracy=record.get("test_accuracy"),
+        created_at=str(record.get("created_at", "")),
+        record=record,
+        deleted_at=deleted_at,
+    )
 
 
 def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
@@ -236,17 +391,7 @@ def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
             record = read_record(folder)
         except (OSError, ValueError):
             continue
-        summaries.append(
-            RunSummary(
-                run_dir=folder,
-                name=str(record.get("name", folder.name)),
-                dataset=str((record.get("dataset") or {}).get("name", "")),
-                status=str(record.get("status", "")),
-                test_accuracy=record.get("test_accuracy"),
-                created_at=str(record.get("created_at", "")),
-                record=record,
-            )
-        )
+        summaries.append(_summary(folder, record))
     # Folder names begin with a UTC timestamp, so they break ties within one second.
     summaries.sort(key=lambda summary: (summary.created_at, summary.run_dir.name), reverse=True)
     return summaries
@@ -259,21 +404,193 @@ def _checked_run_dir(run_dir: str | os.PathLike) -> Path:
     return folder
 
 
-def rename_run(run_dir: str | os.PathLike, new_name: str) -> dict[str, Any]:
-    """Give a run a new display name (its folder keeps its id); returns the updated record."""
-    folder = _checked_run_dir(run_dir)
+def _check_run_id(run_id: str) -> str:
+    """The id itself; raises ValueError for anything that could name another folder."""
+    if (
+        not isinstance(run_id, str)
+        or not run_id
+        or run_id.startswith(".")
+        or ".." in run_id
+        or any(separator in run_id for separator in ("/", "\\", os.sep, os.altsep or "/", "\0"))
+    ):
+        raise ValueError(
+            f"{run_id!r} is not a run id: a run id is a folder name such as "
+            "20250101-120000-a1b2c3, without slashes, '..' or a leading dot."
+        )
+    return run_id
+
+
+def run_dir_for_id(run_id: str, runs_dir: str | os.PathLike | None = None) -> Path:
+    """The folder of the saved run `run_id`; raises ValueError or FileNotFoundError clearly."""
+    folder = _runs_dir(runs_dir) / _check_run_id(run_id)
+    if not (folder / RECORD_FILE_NAME).is_file():
+        raise FileNotFoundError(
+            f"That run no longer exists: {run_id}. Someone may have deleted it; reload the list."
+        )
+    return folder
+
+
+def rename_run(
+    run_id: str,
+    new_name: str,
+    *,
+    user: str | None,
+    runs_dir: str | os.PathLike | None = None,
+) -> dict[str, Any]:
+    """Give the run `run_id` a new display name (its folder keeps its id); returns the record.
+
+    Only its owner may: raises PermissionError otherwise, ValueError for a bad name.
+    """
+    folder = run_dir_for_id(run_id, runs_dir)
     record = read_record(folder)
+    _check_can_change(record, user, "rename")
     record["name"] = check_run_name(new_name)
     _write_json(folder / RECORD_FILE_NAME, record)
     return record
 
 
-def delete_run(run_dir: str | os.PathLike) -> None:
-    """Delete a saved run. It disappears from listings at once, then its files are removed."""
-    folder = _checked_run_dir(run_dir)
-    doomed = folder.with_name(f"{DELETING_PREFIX}{folder.name}-{secrets.token_hex(3)}")
-    os.rename(folder, doomed)
-    shutil.rmtree(doomed, ignore_errors=True)
+def _trash_dir(runs_dir: str | os.PathLike | None) -> Path:
+    return _runs_dir(runs_dir) / TRASH_DIR_NAME
+
+
+def delete_run(run_id: str, *, user: str | None, runs_dir: str | os.PathLike | None = None) -> None:
+    """Move the run `run_id` to the trash, where restore_run can bring it back for a week.
+
+    Only its owner may: raises PermissionError otherwise. The run leaves listings at once.
+    """
+    folder = run_dir_for_id(run_id, runs_dir)
+    record = read_record(folder)
+    _check_can_change(record, user, "delete")
+    trash = _trash_dir(runs_dir)
+    trash.mkdir(exist_ok=True)
+    destination = trash / folder.name
+    if destination.exists():
+        raise FileExistsError(
+            f"A deleted run with the id {run_id} is already in the trash; restore or purge it "
+            "before deleting this one."
+        )
+    # The time goes inside the folder before the move, so a run in the trash always says when
+    # it was deleted; writing it also sets the folder's mtime, the fallback if it is lost.
+    deletion_file = folder / DELETION_FILE_NAME
+    deleted_at = datetime.now(UTC).isoformat(timespec="microseconds")
+    try:
+        _write_json(deletion_file, {"deleted_at": deleted_at, "deleted_by": run_owner(record)})
+    except FileNotFoundError as error:
+        raise FileNotFoundError(f"That run no longer exists: {run_id}.") from error
+    try:
+        os.rename(folder, destination)
+    except BaseException as error:
+        deletion_file.unlink(missing_ok=True)
+        if not folder.exists():
+            raise FileNotFoundError(f"That run no longer exists: {run_id}.") from error
+        raise
+
+
+def _deleted_timestamp(folder: Path) -> float:
+    """When a run in the trash was deleted, in seconds since the epoch."""
+    try:
+        values = json.loads((folder / DELETION_FILE_NAME).read_text(encoding="utf-8"))
+        deleted_at = datetime.fromisoformat(values["deleted_at"])
+        if deleted_at.tzinfo is None:
+            deleted_at = deleted_at.replace(tzinfo=UTC)
+        return deleted_at.timestamp()
+    except (OSError, ValueError, TypeError, KeyError):
+        # A missing or damaged file: the folder's mtime is when it was last written.
+        return folder.stat().st_mtime
+
+
+def list_deleted_runs(
+    runs_dir: str | os.PathLike | None = None, *, user: str | None = None
+) -> list[RunSummary]:
+    """Runs in the trash, most recently deleted first; only `user`'s own when given."""
+    trash = _trash_dir(runs_dir)
+    if not trash.is_dir():
+        return []
+    found = []
+    for folder in trash.iterdir():
+        if folder.name.startswith(".") or not folder.is_dir():
+            continue
+        if not (folder / MODEL_FILE_NAME).is_file():
+            continue
+        try:
+            record = read_record(folder)
+            timestamp = _deleted_timestamp(folder)
+        except (OSError, ValueError):
+            continue
+        if user is not None and not can_change_run(record, user):
+            continue
+        deleted_at = datetime.fromtimestamp(timestamp, UTC).isoformat(timespec="seconds")
+        found.append((timestamp, _summary(folder, record, deleted_at)))
+    found.sort(key=lambda pair: (pair[0], pair[1].run_id), reverse=True)
+    return [summary for _, summary in found]
+
+
+def restore_run(
+    run_id: str, *, user: str | None, runs_dir: str | os.PathLike | None = None
+) -> Path:
+    """Bring the run `run_id` back from the trash and return its folder.
+
+    Only its owner may: raises PermissionError otherwise, FileNotFoundError if it is not
+    in the trash.
+    """
+    folder = _trash_dir(runs_dir) / _check_run_id(run_id)
+    not_in_trash = (
+        f"That run is not in the trash: {run_id}. It may have been restored already, or "
+        f"removed for good {TRASH_KEEP_SECONDS // (24 * 3600)} days after it was deleted."
+    )
+    if not (folder / RECORD_FILE_NAME).is_file():
+        raise FileNotFoundError(not_in_trash)
+    _check_can_change(read_record(folder), user, "restore")
+    # Reserve the id as save_run does, so a restore can never land on a run being saved.
+    reserved = _runs_dir(runs_dir) / run_id
+    try:
+        reserved.mkdir()
+    except FileExistsError as error:
+        raise FileExistsError(
+            f"A run with the id {run_id} already exists, so the deleted one cannot come back "
+            "under the same id."
+        ) from error
+    try:
+        _rename_onto_reservation(folder, reserved)
+    except BaseException as error:
+        if reserved.is_dir() and not any(reserved.iterdir()):
+            reserved.rmdir()
+        if not folder.exists():
+            raise FileNotFoundError(not_in_trash) from error
+        raise
+    (reserved / DELETION_FILE_NAME).unlink(missing_ok=True)
+    return reserved
+
+
+def purge_deleted_runs(
+    runs_dir: str | os.PathLike | None = None,
+    *,
+    older_than_seconds: float = TRASH_KEEP_SECONDS,
+) -> int:
+    """Remove for good the runs deleted more than `older_than_seconds` ago; returns how many."""
+    trash = _trash_dir(runs_dir)
+    if not trash.is_dir():
+        return 0
+    cutoff = time.time() - older_than_seconds
+    removed = 0
+    for entry in trash.iterdir():
+        try:
+            if entry.name.startswith(DELETING_PREFIX):
+                # An earlier purge was stopped half way; this folder was already doomed.
+                shutil.rmtree(entry, ignore_errors=True)
+                continue
+            if entry.name.startswith(".") or not entry.is_dir():
+                continue
+            if _deleted_timestamp(entry) > cutoff:
+                continue
+            # Hide it in one rename first, so no listing shows a half-removed run.
+            doomed = trash / f"{DELETING_PREFIX}{entry.name}-{secrets.token_hex(3)}"
+            os.rename(entry, doomed)
+            shutil.rmtree(doomed, ignore_errors=True)
+            removed += 1
+        except OSError:
+            continue
+    return removed
 
 
 def model_file_path(run_dir: str | os.PathLike) -> Path:
@@ -287,13 +604,18 @@ def model_file_path(run_dir: str | os.PathLike) -> Path:
 def remove_stale_temporary_folders(
     runs_dir: str | os.PathLike | None = None, *, older_than_seconds: float = 3600
 ) -> int:
-    """Remove what killed processes left (hidden temporary folders, empty reservations)."""
+    """Remove what killed processes left (hidden temporary folders, empty reservations).
+
+    The trash is never touched: see purge_deleted_runs.
+    """
     root = _runs_dir(runs_dir)
     if not root.is_dir():
         return 0
     cutoff = time.time() - older_than_seconds
     removed = 0
     for entry in root.iterdir():
+        if entry.name == TRASH_DIR_NAME:
+            continue  # Deleted runs are kept there on purpose; purge_deleted_runs empties it.
         try:
             if entry.stat().st_mtime > cutoff:
                 continue
@@ -438,9 +760,13 @@ def import_model_as_run(
     name: str | None = None,
     categories: list[str] | tuple[str, ...] | None = None,
     per_class: int | None = None,
+    owner: str | None = None,
     runs_dir: str | os.PathLike | None = None,
 ) -> Path:
-    """Check a user's model against a dataset, measure its test accuracy, save it as a run."""
+    """Check a user's model against a dataset, measure its test accuracy, save it as a run.
+
+    `owner` is the app user importing it; without one, nobody can change the run in the app.
+    """
     from core.evaluation import evaluate
 
     model = import_model(
@@ -451,6 +777,7 @@ def import_model_as_run(
     record = {
         "format_version": RECORD_FORMAT_VERSION,
         "name": check_run_name(name or f"imported {Path(path).stem} on {dataset.name}"),
+        "owner": None if owner is None else check_user_name(owner),
         "created_at": created,
         "started_at": created,
         "status": "imported",
@@ -476,19 +803,28 @@ __all__ = [
     "MODEL_FILE_NAME",
     "RECORD_FILE_NAME",
     "RUNS_DIR_ENVIRONMENT_VARIABLE",
+    "TRASH_KEEP_SECONDS",
     "Run",
     "RunSummary",
+    "can_change_run",
     "check_run_name",
+    "check_user_name",
     "default_runs_dir",
     "delete_run",
     "import_model",
     "import_model_as_run",
+    "list_deleted_runs",
     "list_runs",
     "load_run",
     "make_record",
     "model_file_path",
+    "purge_deleted_runs",
     "read_record",
     "remove_stale_temporary_folders",
     "rename_run",
+    "restore_run",
+    "run_dir_for_id",
+    "run_owner",
     "save_run",
+    "save_run_files",
 ]

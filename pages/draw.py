@@ -7,18 +7,20 @@ from streamlit_drawable_canvas import st_canvas
 
 from core import session_keys
 from core.custom_data import ImageFolderOptions, decode_image
-from core.datasets import DATASET_INFO, is_available_locally, load_dataset, resolve_data_dir
+from core.datasets import DATASET_INFO, is_available_locally
 from core.drawing import EmptyDrawingError, preprocess_drawing
+from core.engine import TrainingRequest
 from core.inspection import class_activation
-from core.jobs import TrainingRequest, start_training_job
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, top_guesses
 from core.runs import Run, RunSummary, default_runs_dir, list_runs
 from core.training import TrainConfig
+from ui.engine import submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
 from ui.training import live_training_ui
+from ui.user import ask_for_name_ui, current_user
 
 leave_pages_directory_mode()
 
@@ -49,16 +51,19 @@ def quick_start_ui() -> None:
         f"{title} now (about {QUICK_START_SECONDS} seconds), then draw.",
         icon=":material/model_training:",
     )
-    if st.button("Train it now", type="primary", key=f"{PAGE}_quick_start"):
-        with st.spinner(f"Loading {title}…"):
-            dataset = load_dataset(dataset_name, data_dir=resolve_data_dir())
+    user = current_user()
+    if user is None:
+        ask_for_name_ui("train one")
+    if st.button("Train it now", type="primary", key=f"{PAGE}_quick_start", disabled=user is None):
         config = TrainConfig(epochs=20, time_budget_seconds=QUICK_START_SECONDS)
         request = TrainingRequest(
-            dataset=dataset, spec=PRESETS[DEFAULT_PRESET], config=config, preset=DEFAULT_PRESET
+            dataset_name=dataset_name,
+            spec=PRESETS[DEFAULT_PRESET],
+            config=config,
+            preset=DEFAULT_PRESET,
+            owner=user,
         )
-        st.session_state[session_keys.TRAINING_JOB] = start_training_job(request)
-        st.session_state[session_keys.TRAINING_JOB_SHOWN] = False
-        st.rerun()
+        submit_training_ui(request)
 
 
 def guesses_ui(run: Run, model_input, threshold: float) -> None:

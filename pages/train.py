@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import tempfile
-from pathlib import Path
 
 import pandas as pd
 import streamlit as st
@@ -12,7 +10,7 @@ import streamlit as st
 from core import session_keys
 from core.custom_data import CUSTOM_DATASET_NAME
 from core.datasets import Dataset
-from core.jobs import TrainingJob, TrainingRequest, start_training_job
+from core.engine import TrainingJob, TrainingRequest
 from core.models import (
     ACTIVATION_CHOICES,
     DEFAULT_PRESET,
@@ -22,15 +20,6 @@ from core.models import (
     ConvBlock,
     ModelSpec,
     check_spec,
-)
-from core.plots import runs_comparison_figure
-from core.runs import (
-    default_runs_dir,
-    delete_run,
-    import_model_as_run,
-    list_runs,
-    model_file_path,
-    rename_run,
 )
 from core.training import (
     FLIP_UNSAFE_DATASETS,
@@ -42,8 +31,11 @@ from core.training import (
     suggest_batch_size,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
+from ui.engine import submit_training_ui
 from ui.frame import leave_pages_directory_mode
+from ui.run_manager import import_model_ui, saved_runs_ui
 from ui.training import live_training_ui
+from ui.user import ask_for_name_ui, current_user
 
 leave_pages_directory_mode()
 
@@ -286,100 +278,6 @@ def before_training_ui(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -
             st.caption(f"{images:,} training images per epoch, batches of {config.batch_size}.")
 
 
-def runs_ui() -> None:
-    """Compare saved runs, and rename, delete or download one."""
-    runs_dir = default_runs_dir()
-    runs = list_runs(runs_dir)
-    st.subheader("Saved runs")
-    if not runs:
-        st.caption(f"No runs yet in {runs_dir}. Train one above.")
-        return
-    table = pd.DataFrame(
-        {
-            "name": [run.name for run in runs],
-            "dataset": [run.dataset for run in runs],
-            "status": [run.status for run in runs],
-            "test accuracy": [run.test_accuracy for run in runs],
-            "train seconds": [run.record.get("train_seconds") for run in runs],
-            "parameters": [(run.record.get("model") or {}).get("parameters") for run in runs],
-            "created": [run.created_at.replace("T", " ")[:19] for run in runs],
-        }
-    )
-    selection = st.dataframe(
-        table,
-        hide_index=True,
-        width="stretch",
-        on_select="rerun",
-        selection_mode="multi-row",
-        key=f"{PAGE}_runs_table",
-        column_config={
-            "test accuracy": st.column_config.NumberColumn(format="percent"),
-            "train seconds": st.column_config.NumberColumn(format="%.1f"),
-        },
-    )
-    chosen_rows = selection.selection.rows or list(range(min(5, len(runs))))
-    st.plotly_chart(
-        runs_comparison_figure(
-            [(runs[row].name, runs[row].record.get("history") or []) for row in chosen_rows]
-        ),
-        width="stretch",
-        key=f"{PAGE}_runs_curves",
-    )
-    st.caption("Select rows in the table to compare those runs (the five newest otherwise).")
-    with st.expander("Rename, delete or download a run"):
-        index = st.selectbox(
-            "Run", range(len(runs)), format_func=lambda row: runs[row].name, key=f"{PAGE}_manage"
-        )
-        run = runs[index]
-        left, middle, right = st.columns([3, 1, 1])
-        new_name = left.text_input("New name", run.name, key=f"{PAGE}_new_name_{run.run_dir.name}")
-        if middle.button("Rename", key=f"{PAGE}_rename", width="stretch"):
-            try:
-                rename_run(run.run_dir, new_name)
-                st.rerun()
-            except (ValueError, OSError) as error:
-                st.error(str(error))
-        if right.button("Delete", key=f"{PAGE}_delete", type="primary", width="stretch"):
-            delete_run(run.run_dir)
-            st.rerun()
-        st.download_button(
-            "Download the model (.keras)",
-            data=model_file_path(run.run_dir).read_bytes(),
-            file_name=f"{run.run_dir.name}.keras",
-            mime="application/octet-stream",
-            key=f"{PAGE}_download",
-        )
-
-
-def import_ui(choice: DatasetChoice, dataset: Dataset) -> None:
-    """Bring a .keras model made elsewhere in as a run, checked against the chosen dataset."""
-    with st.expander("Import a model (.keras) trained elsewhere"):
-        st.caption(
-            f"The model must take the chosen dataset's {'x'.join(map(str, dataset.image_shape))} "
-            f"images as raw 0-255 pixels and output {dataset.num_classes} probabilities. Files "
-            "carrying Python code (Lambda layers) are refused and their code never runs."
-        )
-        upload = st.file_uploader("Model file", type=["keras"], key=f"{PAGE}_import")
-        if upload is None or not st.button("Import", key=f"{PAGE}_import_button"):
-            return
-        with tempfile.TemporaryDirectory() as folder:
-            path = Path(folder) / Path(upload.name).name
-            path.write_bytes(upload.getvalue())
-            try:
-                with st.spinner("Checking the model and measuring its test accuracy…"):
-                    run_dir = import_model_as_run(
-                        path,
-                        dataset,
-                        categories=choice.categories,
-                        per_class=choice.per_class,
-                        runs_dir=default_runs_dir(),
-                    )
-            except (ValueError, OSError) as error:
-                st.error(str(error), icon=":material/block:")
-                return
-        st.success(f"Imported as run {run_dir.name}.", icon=":material/check_circle:")
-
-
 def training_dataset_ui() -> tuple[DatasetChoice, Dataset] | None:
     choice = dataset_choice_ui(PAGE)
     if choice.name == CUSTOM_DATASET_NAME:
@@ -404,12 +302,13 @@ st.write(
 )
 job: TrainingJob | None = st.session_state.get(session_keys.TRAINING_JOB)
 busy = job is not None and job.running
+user = current_user()
 
 st.subheader("1. Data")
 picked = training_dataset_ui()
 if picked is None:
     live_training_ui(PAGE)
-    runs_ui()
+    saved_runs_ui(PAGE, user)
     st.stop()
 choice, dataset = picked
 st.caption(
@@ -441,24 +340,32 @@ except ValueError as error:
 
 if spec is not None and config is not None:
     before_training_ui(dataset, spec, config)
+    if user is None:
+        ask_for_name_ui("train")
     if st.button(
-        "Train", type="primary", icon=":material/play_arrow:", disabled=busy, key=f"{PAGE}_train"
+        "Train",
+        type="primary",
+        icon=":material/play_arrow:",
+        disabled=busy or user is None,
+        key=f"{PAGE}_train",
     ):
         request = TrainingRequest(
-            dataset=dataset,
+            dataset_name=choice.name,
             spec=spec,
             config=config,
-            preset=preset,
             categories=choice.categories,
             per_class=choice.per_class,
+            # A built-in dataset is read by the worker from its own data folder; an upload
+            # exists only in this session, so it travels with the job.
+            dataset=dataset if choice.name == CUSTOM_DATASET_NAME else None,
+            preset=preset,
+            owner=user,
         )
-        st.session_state[session_keys.TRAINING_JOB] = start_training_job(request)
-        st.session_state[session_keys.TRAINING_JOB_SHOWN] = False
-        st.rerun()
+        submit_training_ui(request)
     if busy:
-        st.caption("A run is in progress: stop it or wait for it to finish to start another.")
+        st.caption("Your run is queued or training: stop it or wait for it to start another.")
 
 st.subheader("4. Training")
 live_training_ui(PAGE)
-runs_ui()
-import_ui(choice, dataset)
+saved_runs_ui(PAGE, user)
+import_model_ui(PAGE, choice, dataset, user)

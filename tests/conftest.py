@@ -5,6 +5,7 @@ from __future__ import annotations
 import http.server
 import os
 import re
+import sys
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -191,3 +192,46 @@ def cifar_and_quickdraw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
         )  # fmt: skip
         save_run(result.model, record, runs_dir)
     return data_dir, runs_dir
+
+
+@pytest.fixture(scope="session")
+def training_cluster() -> Iterator[str]:
+    """One real Dask cluster for the session: a scheduler and one worker process.
+
+    Tests share it (the worker pays TensorFlow's import once) and reach it by its address,
+    the way the app reaches a school's cluster through $CONVLAB_DASK_SCHEDULER.
+    """
+    from core.engine import start_local_cluster
+
+    cluster = start_local_cluster(workers=1)
+    from distributed import Client
+
+    with Client(cluster) as client:
+        client.run(lambda: __import__("tensorflow").__version__)
+    yield cluster.scheduler_address
+    # The app's engines (one per server process, kept by ui.engine) hold clients to it.
+    engines = getattr(sys.modules.get("ui.engine"), "_ENGINES", {})
+    for engine in list(engines.values()):
+        engine.close()
+    engines.clear()
+    cluster.close()
+
+
+@pytest.fixture
+def training_engine(training_cluster: str) -> Iterator:
+    """A TrainingEngine connected to the session's cluster."""
+    from core.engine import TrainingEngine
+
+    engine = TrainingEngine.start(training_cluster)
+    yield engine
+    for job in engine.jobs():
+        if job.running:
+            engine.cancel(job)
+    engine.close()
+
+
+@pytest.fixture
+def app_uses_training_cluster(monkeypatch: pytest.MonkeyPatch, training_cluster: str) -> str:
+    """Point the app's engine at the session's cluster, as a school would with its own."""
+    monkeypatch.setenv("CONVLAB_DASK_SCHEDULER", training_cluster)
+    return training_cluster

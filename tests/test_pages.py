@@ -18,8 +18,12 @@ DASHBOARD = str(ROOT / "dashboard.py")
 TIMEOUT = 60
 
 
-def open_page(page: str) -> AppTest:
+def open_page(page: str, *, user: str | None = None, **query: str) -> AppTest:
+    """Open the app on `page`, as `user` when given (the URL's user=...)."""
     app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
+    if user is not None:
+        app.query_params["user"] = user
+    app.query_params.update(query)
     app.run()
     assert not app.exception
     if page != "pages/home.py":
@@ -146,10 +150,12 @@ def test_an_uploaded_archive_with_one_class_is_refused_with_the_reason() -> None
     assert "at least two classes" in app.error[0].value
 
 
-def open_train_page_on_digits(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> AppTest:
+def open_train_page_on_digits(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, user: str | None = "Ana"
+) -> AppTest:
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
-    app = open_page("pages/train.py")
+    app = open_page("pages/train.py", user=user)
     app.selectbox(key="train_name").set_value("digits").run()
     assert not app.exception
     return app
@@ -189,8 +195,8 @@ def test_an_impossible_architecture_is_refused_before_any_build(
     assert not [button for button in app.button if button.label == "Train"]
 
 
-def test_training_runs_in_the_background_and_survives_reruns(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+def test_training_runs_on_a_worker_and_survives_reruns(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
     app = open_train_page_on_digits(monkeypatch, tmp_path)
     app.number_input(key="train_epochs").set_value(2).run()
@@ -199,7 +205,7 @@ def test_training_runs_in_the_background_and_survives_reruns(
     # Another widget's rerun while training: the job lives on in the session.
     app.selectbox(key="train_optimizer").set_value("sgd").run()
     assert app.session_state[session_keys.TRAINING_JOB] is job
-    job.thread.join(timeout=180)
+    assert job.wait(180)
     app.run()
     assert not app.exception
     assert job.state == "finished", job.error
@@ -207,6 +213,66 @@ def test_training_runs_in_the_background_and_survives_reruns(
     assert metric_values(app)["Test accuracy"].endswith("%")
     runs_table = app.dataframe[-1].value
     assert runs_table["dataset"].tolist() == ["digits"]
+    assert runs_table["made by"].tolist() == ["Ana"]
+    assert runs_table["worker"].tolist() == [job.worker]
+    assert "Trained on worker" in " ".join(caption.value for caption in app.caption)
+
+
+def test_training_needs_a_name_so_the_run_has_a_maker(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    app = open_train_page_on_digits(monkeypatch, tmp_path, user=None)
+    assert "Type your name in the sidebar" in app.info[0].value
+    assert app.button(key="train_train").disabled
+    # AppTest drops the sidebar after a page switch, so the name goes in through its state.
+    app.session_state["user"] = "Ana"
+    app.run()
+    assert not app.button(key="train_train").disabled
+
+
+def test_a_link_with_a_user_opens_the_app_as_that_person_and_odd_names_are_refused() -> None:
+    # AppTest shows the sidebar of a session's first run only, so each case opens afresh.
+    app = open_page("pages/home.py", user="Ben")
+    assert app.sidebar.text_input(key="user").value == "Ben"
+    assert not app.sidebar.error
+    app = open_page("pages/home.py", user="<script>")
+    assert "letters" in app.sidebar.error[0].value
+
+
+def test_a_queued_job_shows_its_place_an_estimated_wait_and_cancel(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
+) -> None:
+    from core.engine import TrainingRequest
+    from core.models import PRESETS
+    from core.training import TrainConfig
+    from ui.engine import training_engine
+
+    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    engine = training_engine()
+    # Another student's long run holds the only worker.
+    blocker = engine.submit(
+        TrainingRequest(
+            dataset_name="digits",
+            spec=PRESETS["fast"],
+            config=TrainConfig(epochs=50, time_budget_seconds=120),
+            owner="Ben",
+            runs_dir=str(tmp_path / "other"),
+        )
+    )
+    try:
+        app.button(key="train_train").click().run()
+        job = app.session_state[session_keys.TRAINING_JOB]
+        assert job.state == "queued"
+        info = " ".join(block.value for block in app.info)
+        assert "next in line" in info and "to wait" in info
+        assert "time budget starts when your training does" in info
+        app.button(key="train_cancel").click().run()
+        assert job.state == "cancelled"
+        app.run()
+        assert "Cancelled: nothing was trained or saved." in app.info[0].value
+    finally:
+        engine.cancel(blocker)
+    assert not (tmp_path / "runs").exists() or not list((tmp_path / "runs").iterdir())
 
 
 def test_evaluate_page_without_runs_points_to_the_train_page(
@@ -240,16 +306,16 @@ def test_evaluate_page_shows_the_run_s_matrix_scores_and_mistakes(
 
 
 def test_draw_page_without_a_run_offers_to_train_one_in_place(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
-    app = open_page("pages/draw.py")
+    app = open_page("pages/draw.py", user="Ana")
     assert not app.exception
     assert "Train the fast default on Digits (offline)" in app.info[0].value
     app.button(key="draw_quick_start").click().run()
     job = app.session_state[session_keys.TRAINING_JOB]
-    job.thread.join(timeout=180)
+    assert job.wait(180)
     assert job.state == "finished", job.error
     app.run()
     assert not app.exception
@@ -276,21 +342,95 @@ def test_draw_page_guesses_an_injected_drawing_and_shows_what_the_model_sees(
     assert charts[1:] == ["draw_stages", "draw_gradcam"], "guesses, what it sees, where it looked"
 
 
-def test_a_saved_run_can_be_renamed_and_deleted_on_the_train_page(
+def copy_runs_owned_by(source: Path, destination: Path, owner: str | None) -> list[str]:
+    """Copy a runs folder, giving each run `owner`; returns the run ids."""
+    import json
+
+    shutil.copytree(source, destination)
+    run_ids = []
+    for folder in sorted(destination.iterdir()):
+        record_path = folder / "record.json"
+        record = json.loads(record_path.read_text())
+        record["owner"] = owner
+        record_path.write_text(json.dumps(record))
+        run_ids.append(folder.name)
+    return run_ids
+
+
+def test_a_saved_run_is_renamed_deleted_after_a_yes_and_restored_by_its_maker(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
 ) -> None:
-    shutil.copytree(digits_runs_dir, tmp_path / "runs")
-    app = open_train_page_on_digits(monkeypatch, tmp_path)
+    (run_id,) = copy_runs_owned_by(digits_runs_dir, tmp_path / "runs", "Ana")
+    app = open_train_page_on_digits(monkeypatch, tmp_path, user="ana")
     assert app.dataframe[-1].value["name"].tolist() == ["tiny digits"]
-    run_folder = next((tmp_path / "runs").iterdir()).name
-    app.text_input(key=f"train_new_name_{run_folder}").set_value("my first net").run()
+    app.text_input(key=f"train_new_name_{run_id}").set_value("my first net").run()
     app.button(key="train_rename").click().run()
     assert not app.exception
     assert app.dataframe[-1].value["name"].tolist() == ["my first net"]
+    # Delete asks first, naming the run; "Keep it" keeps it.
     app.button(key="train_delete").click().run()
+    assert "Delete **my first net**?" in app.warning[0].value
+    app.button(key="train_delete_no").click().run()
+    assert app.dataframe[-1].value["name"].tolist() == ["my first net"]
+    app.button(key="train_delete").click().run()
+    app.button(key="train_delete_yes").click().run()
     assert not app.exception
     assert "No runs yet" in " ".join(caption.value for caption in app.caption)
-    assert not any((tmp_path / "runs").iterdir())
+    assert [path.name for path in (tmp_path / "runs").iterdir()] == [".trash"]
+    # The maker can bring it back, as it was.
+    app.button(key=f"train_restore_{run_id}").click().run()
+    assert not app.exception
+    assert app.dataframe[-1].value["name"].tolist() == ["my first net"]
+    assert (tmp_path / "runs" / run_id / "model.keras").is_file()
+
+
+@pytest.mark.parametrize("maker", ["Ana", None], ids=["another student's", "the teacher's"])
+def test_another_session_sees_a_run_read_only(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path, maker: str | None
+) -> None:
+    (run_id,) = copy_runs_owned_by(digits_runs_dir, tmp_path / "runs", maker)
+    app = open_train_page_on_digits(monkeypatch, tmp_path, user="Ben")
+    assert app.dataframe[-1].value["made by"].tolist() == [maker or "teacher (command line)"]
+    assert app.button(key="train_rename").disabled and app.button(key="train_delete").disabled
+    assert app.text_input(key=f"train_new_name_{run_id}").disabled
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "only its maker can rename or delete it" in captions
+    assert (tmp_path / "runs" / run_id / "model.keras").is_file()
+
+
+def test_every_picker_follows_renamed_and_deleted_runs(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    from core.runs import delete_run, rename_run
+
+    runs = tmp_path / "runs"
+    runs.mkdir()
+    run_ids = []
+    for number in (1, 2):
+        run_ids += copy_runs_owned_by(digits_runs_dir, runs / str(number), "Ana")
+        (runs / str(number) / run_ids[-1]).rename(runs / f"2026010{number}-000000-00000{number}")
+        (runs / str(number)).rmdir()
+    first, second = sorted(path.name for path in runs.iterdir())
+    for run_id, name in ((first, "older"), (second, "newer")):
+        rename_run(run_id, name, user="Ana", runs_dir=runs)
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(runs))
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path))
+    app = open_page("pages/evaluate.py", user="Ana")
+    app.selectbox(key="evaluate_run").set_value(first).run()
+    assert app.selectbox(key="evaluate_run").value == first
+    # Renamed elsewhere (another tab): the same run stays chosen, under its new name.
+    rename_run(first, "renamed", user="Ana", runs_dir=runs)
+    app.run()
+    picker = app.selectbox(key="evaluate_run")
+    assert picker.value == first and "renamed" in picker.format_func(first)
+    # Deleted elsewhere: the picker moves to a run that exists, never shows the deleted one.
+    delete_run(first, user="Ana", runs_dir=runs)
+    app.run()
+    assert not app.exception
+    assert app.selectbox(key="evaluate_run").options == [
+        app.selectbox(key="evaluate_run").format_func(second)
+    ]
+    assert app.selectbox(key="evaluate_run").value == second
 
 
 def test_an_imported_model_is_checked_and_kept_as_a_run(
@@ -320,13 +460,13 @@ def test_an_imported_model_is_checked_and_kept_as_a_run(
 
 
 def test_uploaded_images_train_like_a_built_in_dataset(
-    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
     from tests_support import class_folder_zip
 
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
-    app = open_page("pages/datasets.py")
+    app = open_page("pages/datasets.py", user="Ana")
     app.selectbox(key="datasets_name").set_value("custom").run()
     archive = class_folder_zip({"circles": 12, "squares": 12})
     app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
@@ -345,7 +485,7 @@ def test_uploaded_images_train_like_a_built_in_dataset(
     app.number_input(key="train_epochs").set_value(2).run()
     app.button(key="train_train").click().run()
     job = app.session_state[session_keys.TRAINING_JOB]
-    job.thread.join(timeout=180)
+    assert job.wait(180)
     assert job.state == "finished", job.error
     app.run()
     assert app.dataframe[-1].value["dataset"].tolist() == ["custom"]

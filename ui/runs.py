@@ -24,9 +24,17 @@ def load_run_cached(run_dir: str, created_at: str) -> Run:
 
 
 def run_choice_ui(
-    page: str, *, label: str = "Run", runs: list[RunSummary] | None = None
+    page: str,
+    *,
+    label: str = "Run",
+    runs: list[RunSummary] | None = None,
+    key: str | None = None,
 ) -> RunSummary | None:
-    """Pick a saved run, this session's latest first; None (with a hint) when there is none."""
+    """Pick a saved run by its id; None (with a hint) when there is none.
+
+    The picker follows the runs folder: a run this session just made is chosen once, a
+    renamed run keeps its place under its new name, and a deleted one is never still shown.
+    """
     runs = list_runs(default_runs_dir()) if runs is None else runs
     if not runs:
         st.info(
@@ -35,22 +43,31 @@ def run_choice_ui(
         )
         st.page_link("pages/train.py", label="Go to Train", icon=":material/model_training:")
         return None
+    key = key or f"{page}_run"
+    by_id = {summary.run_id: summary for summary in runs}
     job = st.session_state.get(session_keys.TRAINING_JOB)
-    latest = getattr(job, "run_dir", None)
-    folders = [summary.run_dir for summary in runs]
-    index = folders.index(latest) if latest in folders else 0
-    labels = {}
-    for summary in runs:
-        label_text = summary.name
-        accuracy = "" if summary.test_accuracy is None else f"{summary.test_accuracy:.1%}"
-        # Default names already end with the accuracy; renamed runs get it back here.
-        if accuracy and accuracy not in label_text:
-            label_text += f" ({accuracy})"
-        labels[summary.run_dir] = f"{label_text} · {summary.dataset}"
+    latest = getattr(getattr(job, "run_dir", None), "name", None)
+    seen_key = f"{key}_latest_seen"
+    if latest in by_id and st.session_state.get(seen_key) != latest:
+        st.session_state[key] = latest
+        st.session_state[seen_key] = latest
+    if st.session_state.get(key) not in by_id:
+        # Deleted, or never chosen: start on the newest run rather than a stale id.
+        st.session_state.pop(key, None)
     chosen = st.selectbox(
-        label, folders, index=index, format_func=labels.__getitem__, key=f"{page}_run"
+        label, list(by_id), format_func=lambda run_id: run_label(by_id[run_id]), key=key
     )
-    return next(summary for summary in runs if summary.run_dir == chosen)
+    return by_id[chosen]
+
+
+def run_label(summary: RunSummary) -> str:
+    """How a run reads in pickers: name, accuracy, dataset and maker."""
+    text = summary.name
+    accuracy = "" if summary.test_accuracy is None else f"{summary.test_accuracy:.1%}"
+    # Default names already end with the accuracy; renamed runs get it back here.
+    if accuracy and accuracy not in text:
+        text += f" ({accuracy})"
+    return f"{text} · {summary.dataset} · {summary.owner or 'teacher'}"
 
 
 def load_run_ui(summary: RunSummary) -> Run | None:

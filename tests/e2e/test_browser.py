@@ -92,7 +92,7 @@ def test_a_deep_link_to_a_fresh_server_opens_inside_the_frame(page, fresh_app_ur
 def test_training_in_the_browser_shows_live_curves_and_saves_a_run(
     page, app_url, wait_until_idle, take_screenshot
 ):
-    page.goto(f"{app_url}/train")
+    page.goto(f"{app_url}/train?user=Ana")
     wait_until_idle(page)
     choose_dataset(page, "Digits (offline)")
     expect(page.get_by_text("1,497 training and 300 test images")).to_be_visible(timeout=60_000)
