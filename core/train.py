@@ -17,7 +17,7 @@ from types import FrameType
 from typing import TYPE_CHECKING, NoReturn
 
 from core.datasets import DATASET_NAMES, DatasetError, load_dataset
-from core.models import DEFAULT_PRESET, PRESETS, check_spec
+from core.models import DEFAULT_PRESET, PRESETS, ModelSpec, check_spec
 from core.runs import check_run_name
 from core.training import OPTIMIZER_CHOICES, SCHEDULE_CHOICES, TrainConfig, suggest_batch_size
 
@@ -135,6 +135,12 @@ def build_parser() -> argparse.ArgumentParser:
         metavar="DIR",
         help="dataset folder (default: $CONVLAB_DATA_DIR, else ~/.keras/datasets)",
     )
+    parser.add_argument(
+        "--scheduler",
+        metavar="ADDRESS",
+        help="train on a Dask cluster (e.g. tcp://10.0.0.5:8786) instead of in this process; "
+        "its workers read the dataset from their own data folder, and the run is saved here",
+    )
     return parser
 
 
@@ -244,6 +250,8 @@ def main(argv: Sequence[str] | None = None) -> int:
         file=sys.stderr,
         flush=True,
     )
+    if arguments.scheduler:
+        return _train_on_cluster(arguments, spec, config, categories)
     stop_event = threading.Event()
     previous_handler = _install_stop_handler(stop_event)
     try:
@@ -285,12 +293,83 @@ def main(argv: Sequence[str] | None = None) -> int:
         "parameters": result.parameters,
         "device": result.device,
     }
+    _print_summary(summary)
+    return EXIT_DIVERGED if result.status == "diverged" else 0
+
+
+def _print_summary(summary: dict) -> None:
+    """The last line on stdout: one JSON object, NaN written as null."""
     summary = {
         key: None if isinstance(value, float) and not math.isfinite(value) else value
         for key, value in summary.items()
     }
     print(json.dumps(summary), flush=True)
-    return EXIT_DIVERGED if result.status == "diverged" else 0
+
+
+def _train_on_cluster(
+    arguments: argparse.Namespace,
+    spec: ModelSpec,
+    config: TrainConfig,
+    categories: tuple[str, ...] | None,
+) -> int:
+    """Submit the training to a Dask cluster, follow it, and save the run it sends back."""
+    from core.engine import TrainingEngine, TrainingRequest
+
+    try:
+        engine = TrainingEngine.start(arguments.scheduler, warm_up=False)
+    except Exception as error:  # Any failure to connect means the same to the user.
+        _fail(f"cannot reach the cluster at {arguments.scheduler}: {error}")
+    stop_event = threading.Event()
+    previous_handler = _install_stop_handler(stop_event)
+    try:
+        job = engine.submit(
+            TrainingRequest(
+                dataset_name=arguments.dataset,
+                spec=spec,
+                config=config,
+                categories=categories,
+                per_class=arguments.per_class,
+                preset=arguments.preset,
+                name=arguments.name,
+                runs_dir=arguments.runs_dir,
+            )
+        )
+        printed = 0
+        while not job.wait(0.5):
+            if stop_event.is_set() and not job.stop_requested:
+                engine.stop(job)
+            for progress in job.progress[printed:]:
+                _print_progress(progress)
+            printed = len(job.progress)
+    except KeyboardInterrupt:
+        engine.cancel(job)
+        _fail("aborted; nothing was saved.", EXIT_INTERRUPTED)
+    finally:
+        signal.signal(signal.SIGINT, previous_handler)
+        engine.close()
+    if job.state != "finished":
+        _fail(job.error or f"the training ended as {job.state}.")
+    record = job.record
+    print(f"core.train: {record['message']} (worker {record.get('worker')})", file=sys.stderr)
+    _print_summary(
+        {
+            "run_dir": str(job.run_dir),
+            "status": record["status"],
+            "stop_reason": record.get("stop_reason"),
+            "message": record["message"],
+            "test_accuracy": record.get("test_accuracy"),
+            "test_loss": record.get("test_loss"),
+            "train_seconds": round(record.get("train_seconds") or 0.0, 3),
+            "evaluation_seconds": round(record.get("evaluation_seconds") or 0.0, 3),
+            "epochs": round(record.get("epochs") or 0.0, 3),
+            "steps": record.get("steps"),
+            "images_per_second": round(record.get("images_per_second") or 0.0, 1),
+            "parameters": (record.get("model") or {}).get("parameters"),
+            "device": record.get("device"),
+            "worker": record.get("worker"),
+        }
+    )
+    return EXIT_DIVERGED if record["status"] == "diverged" else 0
 
 
 if __name__ == "__main__":

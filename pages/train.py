@@ -21,6 +21,7 @@ from core.models import (
     ModelSpec,
     check_spec,
 )
+from core.query_settings import PARAMETER_NAMES, TrainSetup, query_from_setup, setup_from_query
 from core.training import (
     FLIP_UNSAFE_DATASETS,
     OPTIMIZER_CHOICES,
@@ -50,6 +51,9 @@ PRESET_TITLES = {
     CUSTOM_ARCHITECTURE: "Custom: build your own",
 }
 DEFAULTS = TrainConfig()
+# The setup read from this session's link, and what it could not use (session-state keys).
+LINK_SETUP = f"{PAGE}_link_setup"
+LINK_PROBLEMS = f"{PAGE}_link_problems"
 
 
 # --- Cached computations ------------------------------------------------------------------
@@ -80,15 +84,13 @@ def epoch_seconds_estimate(
 # --- Widgets ------------------------------------------------------------------------------
 
 
-def custom_spec_ui() -> ModelSpec:
+def custom_spec_ui(start: ModelSpec) -> ModelSpec:
     """An editable table of convolution blocks plus the dense head; raises ValueError."""
     st.caption(
         "Each row is a block: some convolutions with the same number of filters, then an "
         "optional 2x2 pooling that halves the image. Add or delete rows at the bottom."
     )
-    starting_blocks = pd.DataFrame(
-        [dataclasses.asdict(block) for block in PRESETS[DEFAULT_PRESET].conv_blocks]
-    )
+    starting_blocks = pd.DataFrame([dataclasses.asdict(block) for block in start.conv_blocks])
     edited = st.data_editor(
         starting_blocks,
         num_rows="dynamic",
@@ -109,12 +111,16 @@ def custom_spec_ui() -> ModelSpec:
     left, middle, right = st.columns(3)
     dense_text = left.text_input(
         "Dense layers (units, comma-separated)",
-        "",
+        ", ".join(str(units) for units in start.dense_units),
         key=f"{PAGE}_dense",
         help="For example '128' or '120, 84'. Leave empty for none.",
     )
-    dropout = middle.slider("Dropout", 0.0, 0.8, 0.0, 0.05, key=f"{PAGE}_dropout")
-    head = right.selectbox("Head", HEAD_CHOICES, key=f"{PAGE}_head")
+    dropout = middle.slider(
+        "Dropout", 0.0, 0.8, float(start.dropout_rate), 0.05, key=f"{PAGE}_dropout"
+    )
+    head = right.selectbox(
+        "Head", HEAD_CHOICES, index=HEAD_CHOICES.index(start.head), key=f"{PAGE}_head"
+    )
     blocks = []
     for number, row in enumerate(edited.to_dict("records"), start=1):
         if any(pd.isna(value) for value in row.values()):
@@ -138,14 +144,20 @@ def custom_spec_ui() -> ModelSpec:
             f"got {dense_text!r}."
         ) from error
     return ModelSpec(
-        conv_blocks=tuple(blocks), dense_units=dense_units, dropout_rate=dropout, head=head
+        conv_blocks=tuple(blocks),
+        dense_units=dense_units,
+        dropout_rate=dropout,
+        head=head,
+        # No widget for it yet: a link's dense activation (LeNet-5's tanh) is kept as it came.
+        dense_activation=start.dense_activation,
     )
 
 
-def architecture_ui(dataset: Dataset) -> tuple[str, ModelSpec]:
+def architecture_ui(dataset: Dataset, start: TrainSetup) -> tuple[str, ModelSpec]:
     """The preset or custom architecture; raises ValueError for an impossible one."""
     suggested = "small_vgg" if dataset.image_shape[-1] == 3 else DEFAULT_PRESET
     names = (*PRESETS, CUSTOM_ARCHITECTURE)
+    suggested = start.preset if start.preset in names else suggested
     preset = st.selectbox(
         "Architecture",
         names,
@@ -154,7 +166,7 @@ def architecture_ui(dataset: Dataset) -> tuple[str, ModelSpec]:
         key=f"{PAGE}_preset",
     )
     if preset == CUSTOM_ARCHITECTURE:
-        spec = custom_spec_ui()
+        spec = custom_spec_ui(start.architecture or PRESETS[DEFAULT_PRESET])
     else:
         spec = PRESETS[preset]
         st.caption(spec.description)
@@ -162,25 +174,34 @@ def architecture_ui(dataset: Dataset) -> tuple[str, ModelSpec]:
     return preset, spec
 
 
-def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
-    """Optimiser, schedule, batches, stopping, augmentation; raises ValueError for bad ones."""
+def settings_ui(dataset: Dataset, spec: ModelSpec | None, start: TrainConfig) -> TrainConfig:
+    """Optimiser, schedule, batches, stopping, augmentation; raises ValueError for bad ones.
+
+    The widgets first show `start`: the defaults, or what a link set.
+    """
     first, second, third, fourth = st.columns(4)
     epochs = first.number_input(
         "Epochs",
         1,
         200,
-        DEFAULTS.epochs,
+        start.epochs,
         key=f"{PAGE}_epochs",
         help="One epoch shows the network every training image once.",
     )
     budget_on = second.toggle(
         "Time budget",
-        value=False,
+        value=start.time_budget_seconds is not None,
         key=f"{PAGE}_budget_on",
         help="Stop training when the time is spent, whatever the epochs say.",
     )
     budget = second.number_input(
-        "Seconds", 5, 3600, 60, step=5, key=f"{PAGE}_budget", disabled=not budget_on
+        "Seconds",
+        5,
+        3600,
+        int(start.time_budget_seconds or 60),
+        step=5,
+        key=f"{PAGE}_budget",
+        disabled=not budget_on,
     )
     # Big networks on big images start with smaller batches, so a shared server keeps its
     # memory (small VGG on CIFAR-10 peaked at about 1.5 GB with 256; see bench_app_memory.py).
@@ -189,6 +210,8 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
         if spec is None
         else suggest_batch_size(spec, dataset.image_shape, largest=DEFAULTS.batch_size)
     )
+    if start.batch_size != DEFAULTS.batch_size:
+        suggested = start.batch_size  # A link's batch size wins over the suggestion.
     batch_size = third.selectbox(
         "Batch size",
         BATCH_SIZES,
@@ -199,7 +222,7 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
         "Learning rate",
         min_value=0.00001,
         max_value=10.0,
-        value=DEFAULTS.learning_rate,
+        value=start.learning_rate,
         format="%.5f",
         step=0.001,
         key=f"{PAGE}_learning_rate",
@@ -209,13 +232,13 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
     optimizer = first.selectbox(
         "Optimizer",
         OPTIMIZER_CHOICES,
-        index=OPTIMIZER_CHOICES.index(DEFAULTS.optimizer),
+        index=OPTIMIZER_CHOICES.index(start.optimizer),
         key=f"{PAGE}_optimizer",
     )
     schedule = second.selectbox(
         "Learning-rate schedule",
         SCHEDULE_CHOICES,
-        index=SCHEDULE_CHOICES.index(DEFAULTS.schedule),
+        index=SCHEDULE_CHOICES.index(start.schedule),
         key=f"{PAGE}_schedule",
         help="one_cycle warms up then cools down; cosine only cools down.",
     )
@@ -223,23 +246,23 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None) -> TrainConfig:
         "Training images (0 = all)",
         0,
         len(dataset.x_train),
-        0,
+        min(start.max_train_images or 0, len(dataset.x_train)),
         step=1000,
         key=f"{PAGE}_subset",
         help="Train on fewer images to see how data size matters.",
     )
-    seed = fourth.number_input("Seed", 0, 1_000_000, DEFAULTS.seed, key=f"{PAGE}_seed")
+    seed = fourth.number_input("Seed", 0, 1_000_000, start.seed, key=f"{PAGE}_seed")
     with st.expander("Data augmentation: show the network varied copies of each image"):
         first, second, third, fourth = st.columns(4)
-        shift = first.slider("Shift", 0.0, 0.3, DEFAULTS.shift_fraction, 0.01, key=f"{PAGE}_shift")
+        shift = first.slider("Shift", 0.0, 0.3, start.shift_fraction, 0.01, key=f"{PAGE}_shift")
         rotation = second.slider(
-            "Rotation (degrees)", 0, 45, int(DEFAULTS.rotation_degrees), key=f"{PAGE}_rotation"
+            "Rotation (degrees)", 0, 45, int(start.rotation_degrees), key=f"{PAGE}_rotation"
         )
-        zoom = third.slider("Zoom", 0.0, 0.3, DEFAULTS.zoom_fraction, 0.01, key=f"{PAGE}_zoom")
+        zoom = third.slider("Zoom", 0.0, 0.3, start.zoom_fraction, 0.01, key=f"{PAGE}_zoom")
         flip_allowed = dataset.name not in FLIP_UNSAFE_DATASETS
         flip = fourth.checkbox(
             "Mirror left-right",
-            value=False,
+            value=start.horizontal_flip,
             key=f"{PAGE}_flip",
             disabled=not flip_allowed,
             help=None if flip_allowed else "A mirrored digit is not a digit: no flips here.",
@@ -278,8 +301,11 @@ def before_training_ui(dataset: Dataset, spec: ModelSpec, config: TrainConfig) -
             st.caption(f"{images:,} training images per epoch, batches of {config.batch_size}.")
 
 
-def training_dataset_ui() -> tuple[DatasetChoice, Dataset] | None:
-    choice = dataset_choice_ui(PAGE)
+def training_dataset_ui(start: TrainSetup) -> tuple[DatasetChoice, Dataset] | None:
+    link_choice = DatasetChoice(
+        name=start.dataset or "", categories=start.categories, per_class=start.per_class
+    )
+    choice = dataset_choice_ui(PAGE, start=link_choice)
     if choice.name == CUSTOM_DATASET_NAME:
         stored = st.session_state.get(session_keys.CUSTOM_DATASET)
         if stored is None:
@@ -293,6 +319,41 @@ def training_dataset_ui() -> tuple[DatasetChoice, Dataset] | None:
     return None if dataset is None else (choice, dataset)
 
 
+def link_setup_ui() -> TrainSetup:
+    """The setup this session's link asked for, read once; a note for what it could not use."""
+    if LINK_SETUP not in st.session_state:
+        setup, problems = setup_from_query(st.query_params.to_dict())
+        st.session_state[LINK_SETUP] = setup
+        st.session_state[LINK_PROBLEMS] = problems
+    for problem in st.session_state[LINK_PROBLEMS]:
+        st.warning(f"From the link: {problem}", icon=":material/link_off:")
+    return st.session_state[LINK_SETUP]
+
+
+def keep_setup_in_link(
+    choice: DatasetChoice, preset: str, spec: ModelSpec, config: TrainConfig
+) -> None:
+    """Write the page's setup into the URL, so a refresh or a shared link opens it again."""
+    try:
+        setup = TrainSetup(
+            dataset=choice.name,
+            categories=choice.categories,
+            per_class=choice.per_class,
+            preset=preset,
+            architecture=spec if preset == CUSTOM_ARCHITECTURE else None,
+            config=config,
+        )
+    except ValueError:
+        return  # Mid-edit settings a link cannot carry: the address keeps the last good ones.
+    query = query_from_setup(setup)
+    for name in PARAMETER_NAMES:
+        if name not in query and name in st.query_params:
+            del st.query_params[name]
+    changed = {name: value for name, value in query.items() if st.query_params.get(name) != value}
+    if changed:
+        st.query_params.update(changed)
+
+
 # --- Page ---------------------------------------------------------------------------------
 
 st.title("Train")
@@ -303,9 +364,10 @@ st.write(
 job: TrainingJob | None = st.session_state.get(session_keys.TRAINING_JOB)
 busy = job is not None and job.running
 user = current_user()
+start = link_setup_ui()
 
 st.subheader("1. Data")
-picked = training_dataset_ui()
+picked = training_dataset_ui(start)
 if picked is None:
     live_training_ui(PAGE)
     saved_runs_ui(PAGE, user)
@@ -318,14 +380,14 @@ st.caption(
 
 st.subheader("2. Network")
 try:
-    preset, spec = architecture_ui(dataset)
+    preset, spec = architecture_ui(dataset, start)
 except ValueError as error:
     st.error(str(error), icon=":material/block:")
     spec = None
 
 st.subheader("3. Settings")
 try:
-    config = settings_ui(dataset, spec)
+    config = settings_ui(dataset, spec, start.config)
     # The same split train() makes, so the page refuses exactly what training would.
     train_indices, _ = split_indices(
         dataset.y_train,
@@ -339,6 +401,7 @@ except ValueError as error:
     config = None
 
 if spec is not None and config is not None:
+    keep_setup_in_link(choice, preset, spec, config)
     before_training_ui(dataset, spec, config)
     if user is None:
         ask_for_name_ui("train")

@@ -27,7 +27,7 @@ def open_run_page(
     app.switch_page(f"pages/{page}.py").run()
     run_dir = next(run.run_dir for run in list_runs(runs_dir) if run.name == run_name)
     picker = "draw_run" if page == "draw" else f"{page}_run"
-    app.selectbox(key=picker).set_value(run_dir).run()
+    app.selectbox(key=picker).set_value(run_dir.name).run()
     assert not app.exception, app.exception
     return app
 

@@ -169,11 +169,11 @@ def test_choices_another_run_rules_out_go_back_to_their_first_option(
     record["name"] = "letters"
     (letters_run / "record.json").write_text(json.dumps(record))
     app = open_inside(monkeypatch, runs_dir, tmp_path)
-    app.selectbox(key="inside_run").set_value(letters_run).run()
+    app.selectbox(key="inside_run").set_value(letters_run.name).run()
     app.selectbox(key="inside_filter").set_value("c")
     app.selectbox(key="inside_target").set_value("e").run()
     assert "Explaining **e**" in page_text(app)
-    app.selectbox(key="inside_run").set_value(digits_run).run()
+    app.selectbox(key="inside_run").set_value(digits_run.name).run()
     assert not app.exception
     assert app.selectbox(key="inside_filter").value == "Any class"
     assert app.selectbox(key="inside_target").value == "The predicted class"

@@ -498,3 +498,42 @@ def test_the_app_keeps_the_keras_session_for_background_trainings() -> None:
     # Streamlit's own clean-up clears the Keras session after each run, which crashed a
     # training on its thread (bench/bench_app_memory.py reproduced it); the frame disables it.
     assert script_runner._clean_problem_modules.__name__ == "_keep_problem_modules"
+
+
+def test_the_train_page_s_setup_lives_in_the_url_and_a_link_opens_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    link = {"dataset": "digits", "preset": "lenet5", "time_budget": "30", "epochs": "3"}
+    app = open_page("pages/train.py", user="ana", **link)
+    assert not app.exception and not app.warning
+    assert app.selectbox(key="train_name").value == "digits"
+    assert app.selectbox(key="train_preset").value == "lenet5"
+    assert (
+        app.toggle(key="train_budget_on").value and app.number_input(key="train_budget").value == 30
+    )
+    assert app.number_input(key="train_epochs").value == 3
+    # A change goes into the address at once.
+    app.selectbox(key="train_optimizer").set_value("sgd").run()
+    shared = {key: app.query_params[key] for key in app.query_params if key != "user"}
+    shared = {key: value[0] if isinstance(value, list) else value for key, value in shared.items()}
+    assert shared == {**link, "optimizer": "sgd"}
+    # The shared link (or a refresh) opens the page set up the same way.
+    again = open_page("pages/train.py", user="ben", **shared)
+    assert again.selectbox(key="train_optimizer").value == "sgd"
+    assert again.selectbox(key="train_preset").value == "lenet5"
+    assert again.number_input(key="train_budget").value == 30
+
+
+def test_a_link_s_bad_values_are_named_and_the_defaults_used(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    app = open_page("pages/train.py", dataset="digits", time_budget="abc", preset="nope")
+    assert not app.exception
+    warnings = " ".join(warning.value for warning in app.warning)
+    assert "time_budget=abc" in warnings and "preset=nope" in warnings
+    assert not app.toggle(key="train_budget_on").value
+    assert app.selectbox(key="train_preset").value == "fast"

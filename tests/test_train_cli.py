@@ -137,3 +137,29 @@ def test_a_time_budget_without_epochs_lets_the_budget_decide() -> None:
     assert _epochs(None, None) == 5
     assert _epochs(None, 60.0) == BUDGET_EPOCHS
     assert _epochs(3, 60.0) == 3
+
+
+def test_the_cli_can_submit_to_a_cluster_and_saves_the_run_here(
+    tmp_path: Path, training_cluster: str
+) -> None:
+    completed = run_cli(
+        "--dataset", "digits", "--epochs", "1", "--batch-size", "64", "--runs-dir",
+        str(tmp_path), "--scheduler", training_cluster, "--name", "from the cluster",
+    )  # fmt: skip
+    assert completed.returncode == 0, completed.stderr[-3000:]
+    summary = last_json_line(completed.stdout)
+    assert summary["status"] == "completed" and summary["test_accuracy"] > 0.3
+    assert summary["worker"].startswith("tcp://127.0.0.1:")
+    (run,) = list_runs(tmp_path)
+    assert str(run.run_dir) == summary["run_dir"]
+    assert run.record["worker"] == summary["worker"] and run.owner is None
+
+
+def test_an_unreachable_cluster_is_one_sentence(tmp_path: Path) -> None:
+    completed = run_cli(
+        "--dataset", "digits", "--epochs", "1", "--runs-dir", str(tmp_path),
+        "--scheduler", "tcp://127.0.0.1:9",
+    )  # fmt: skip
+    assert completed.returncode == EXIT_BAD_INPUT
+    assert "cannot reach the cluster at tcp://127.0.0.1:9" in completed.stderr
+    assert not list_runs(tmp_path)

@@ -53,18 +53,23 @@ def load_dataset_cached(choice: DatasetChoice) -> Dataset:
         progress_bar.empty()
 
 
-def dataset_choice_ui(page: str, *, include_custom: bool = True) -> DatasetChoice:
+def dataset_choice_ui(
+    page: str, *, include_custom: bool = True, start: DatasetChoice | None = None
+) -> DatasetChoice:
     """The dataset picker; for Quick, Draw! also the categories and drawings per category.
 
-    `page` prefixes the widget keys, so each page keeps its own choice.
+    `page` prefixes the widget keys, so each page keeps its own choice. `start` (from a
+    link) sets what the widgets first show.
     """
     data_dir = str(resolve_data_dir())
+    names = (*DATASET_NAMES, CUSTOM_DATASET_NAME) if include_custom else DATASET_NAMES
     # Open on a dataset that is already here, so a first visit never starts a download.
     local = [name for name in DATASET_NAMES if is_available_locally(name, data_dir)]
+    first = start.name if start is not None and start.name in names else local[0]
     name = st.selectbox(
         "Dataset",
-        (*DATASET_NAMES, CUSTOM_DATASET_NAME) if include_custom else DATASET_NAMES,
-        index=DATASET_NAMES.index(local[0]),
+        names,
+        index=names.index(first),
         format_func=lambda key: DATASET_INFO[key].title,
         key=f"{page}_name",
         help=f"Data folder: {data_dir} (set CONVLAB_DATA_DIR to change it).",
@@ -75,7 +80,7 @@ def dataset_choice_ui(page: str, *, include_custom: bool = True) -> DatasetChoic
     categories = left.multiselect(
         "Categories",
         quickdraw_categories(),
-        default=list(QUICKDRAW_DEFAULT_CATEGORIES),
+        default=list((start and start.categories) or QUICKDRAW_DEFAULT_CATEGORIES),
         key=f"{page}_categories",
         help="Each category's drawings are fetched once and kept in the data folder.",
     )
@@ -83,7 +88,7 @@ def dataset_choice_ui(page: str, *, include_custom: bool = True) -> DatasetChoic
         "Drawings per category",
         min_value=6,
         max_value=100_000,
-        value=QUICKDRAW_DEFAULT_PER_CLASS,
+        value=(start and start.per_class) or QUICKDRAW_DEFAULT_PER_CLASS,
         step=500,
         key=f"{page}_per_class",
     )
