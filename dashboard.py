@@ -6,9 +6,6 @@ from core.device import start_device_probe
 from ui.frame import keep_keras_session, mark_frame_shown
 from ui.user import user_ui
 
-st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
-keep_keras_session()
-
 
 @st.cache_resource(show_spinner=False)
 def device_probe():
@@ -30,19 +27,28 @@ def device_ui() -> None:
     device_line()
 
 
-PAGES = [
-    st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
-    st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
-    st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
-    st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
-    st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:"),
-    st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
-]
+def main() -> None:
+    st.set_page_config(page_title="Convlab", page_icon=":material/neurology:", layout="wide")
+    keep_keras_session()
+    pages = [
+        st.Page("pages/home.py", title="Home", icon=":material/home:", default=True),
+        st.Page("pages/datasets.py", title="Datasets", icon=":material/photo_library:"),
+        st.Page("pages/train.py", title="Train", icon=":material/model_training:"),
+        st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
+        st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:"),
+        st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+    ]
+    navigation = st.navigation(pages)
+    mark_frame_shown()
+    with st.sidebar:
+        user_ui()
+        device_ui()
+        st.caption("Convlab: see how a convolutional neural network learns to recognise images.")
+    navigation.run()
 
-navigation = st.navigation(PAGES)
-mark_frame_shown()
-with st.sidebar:
-    user_ui()
-    device_ui()
-    st.caption("Convlab: see how a convolutional neural network learns to recognise images.")
-navigation.run()
+
+# Streamlit runs this file as __main__. A Dask worker process that the app spawns imports it
+# again as __mp_main__ (multiprocessing takes the running script for the main module): the
+# app must not start inside a training worker.
+if __name__ == "__main__":
+    main()

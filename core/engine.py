@@ -575,6 +575,9 @@ def start_local_cluster(workers: int | None = None) -> Any:
             # A killed worker fails its job at once, with a message, instead of retrying it
             # silently on the next worker (and killing that one too if it ran out of memory).
             "distributed.scheduler.allowed-failures": 0,
+            # Dask's default environment for new workers pins numerical libraries to one
+            # thread and trims malloc aggressively; a training wants neither (env= below).
+            "distributed.nanny.pre-spawn-environ": {},
             # Trainings hold big arrays on purpose: no spilling, no pausing.
             "distributed.worker.memory.target": False,
             "distributed.worker.memory.spill": False,

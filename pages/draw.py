@@ -16,7 +16,7 @@ from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, top_guesses
 from core.runs import Run, RunSummary, default_runs_dir, list_runs
 from core.training import TrainConfig
-from ui.engine import submit_training_ui
+from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
 from ui.training import live_training_ui
@@ -44,6 +44,7 @@ def quick_start_ui() -> None:
     if job is not None and (job.running or job.state == "failed"):
         live_training_ui(PAGE)
         return
+    start_engine_in_background()
     dataset_name = "mnist" if is_available_locally("mnist") else "digits"
     title = DATASET_INFO[dataset_name].title
     st.info(

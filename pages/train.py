@@ -32,13 +32,14 @@ from core.training import (
     suggest_batch_size,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
-from ui.engine import submit_training_ui
+from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.run_manager import import_model_ui, saved_runs_ui
 from ui.training import live_training_ui
 from ui.user import ask_for_name_ui, current_user
 
 leave_pages_directory_mode()
+start_engine_in_background()
 
 PAGE = "train"
 CUSTOM_ARCHITECTURE = "custom"

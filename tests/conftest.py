@@ -104,6 +104,12 @@ def no_outside_downloads(monkeypatch: pytest.MonkeyPatch) -> None:
 
 
 @pytest.fixture(autouse=True)
+def no_early_training_cluster(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Pages start their training cluster only when a test trains (app_uses_training_cluster)."""
+    monkeypatch.setenv("CONVLAB_START_ENGINE_EARLY", "0")
+
+
+@pytest.fixture(autouse=True)
 def clear_streamlit_caches() -> Iterator[None]:
     """st.cache_data and st.cache_resource are shared between AppTests in one process."""
     yield

@@ -14,6 +14,7 @@ from core.engine import SCHEDULER_ENVIRONMENT_VARIABLE, TrainingEngine, Training
 # jobs in flight, nor leave a cluster running that nobody follows. One per scheduler address.
 _ENGINES: dict[str, TrainingEngine] = {}
 _ENGINES_LOCK = threading.Lock()
+EARLY_START_ENVIRONMENT_VARIABLE = "CONVLAB_START_ENGINE_EARLY"
 
 
 def training_engine() -> TrainingEngine:
@@ -25,6 +26,27 @@ def training_engine() -> TrainingEngine:
             engine = TrainingEngine.start(address or None)
             _ENGINES[address] = engine
         return engine
+
+
+def start_engine_in_background() -> None:
+    """Start the engine on a thread, so the workers are up before the first Train click.
+
+    Pages that can start a training call this; $CONVLAB_START_ENGINE_EARLY=0 turns it off
+    (the page tests do, so only the tests that train start a cluster).
+    """
+    address = os.environ.get(SCHEDULER_ENVIRONMENT_VARIABLE, "")
+    if os.environ.get(EARLY_START_ENVIRONMENT_VARIABLE, "1") == "0":
+        return
+    if address in _ENGINES or _ENGINES_LOCK.locked():
+        return
+
+    def start() -> None:
+        try:
+            training_engine()
+        except Exception:  # The page says what went wrong when someone presses Train.
+            pass
+
+    threading.Thread(target=start, name="convlab-engine-start", daemon=True).start()
 
 
 def training_engine_ui() -> TrainingEngine | None:

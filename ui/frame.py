@@ -25,9 +25,11 @@ def leave_pages_directory_mode() -> None:
 
     if PagesManager.uses_pages_directory:
         PagesManager.uses_pages_directory = False
-        if not st.session_state.get(FRAME_SHOWN):
-            st.session_state[FRAME_SHOWN] = True
-            st.rerun()
+    # Every session whose first run skipped the frame reruns, not only the one that ended
+    # the mode: students opening the same link at once on a fresh server all started in it.
+    if not st.session_state.get(FRAME_SHOWN):
+        st.session_state[FRAME_SHOWN] = True
+        st.rerun()
 
 
 def keep_keras_session() -> None:
