@@ -54,14 +54,19 @@ def digits() -> tuple[np.ndarray, np.ndarray]:
 @pytest.fixture(scope="module")
 def model(digits) -> keras.Model:
     images, labels = digits
+    # The seed fixes the initial weights, the batch order and the dropout masks on every
+    # machine; the CPU still changes the rounding. A small step size, run for longer, keeps
+    # those differences from growing into a different model: with Adam(0.01) for 8 epochs the
+    # faithfulness check below ranged 1.4x-2.2x across oneDNN instruction sets, with this it
+    # stays within 3.4x-3.6x, at about 96% held-out accuracy.
     keras.utils.set_random_seed(0)
     model = build_small_cnn()
     model.compile(
-        optimizer=keras.optimizers.Adam(0.01),
+        optimizer=keras.optimizers.Adam(1e-3),
         loss="sparse_categorical_crossentropy",
         metrics=["accuracy"],
     )
-    model.fit(images[:TRAIN_COUNT], labels[:TRAIN_COUNT], epochs=8, batch_size=64, verbose=0)
+    model.fit(images[:TRAIN_COUNT], labels[:TRAIN_COUNT], epochs=40, batch_size=32, verbose=0)
     return model
 
 
@@ -302,12 +307,15 @@ def probability_drops(
 def test_erasing_the_top_ranked_pixels_hurts_more_than_random_ones(
     model, feature_model, test_images, explain
 ):
+    # Every held-out image the model gets right (about 380), not a few dozen: the mean drop is
+    # then not at the mercy of the few images whose prediction flips.
     images, labels = test_images
     correct = np.argmax(probabilities(model, images), axis=1) == labels
-    images = images[correct][:40]
+    images = images[correct]
     heatmaps = np.stack([explain(feature_model, image) for image in images])
     ranked_drop, random_drop = probability_drops(model, images, heatmaps)
-    # Measured: about 2x for both methods; a reversed ranking scores about 0.5x.
+    # Measured: 3.4x-3.6x for Grad-CAM and 3.6x-3.9x for saliency across instruction sets and
+    # thread counts; a reversed ranking scores about 0.4x, a random map about 1.1x.
     assert ranked_drop > 1.5 * random_drop, (ranked_drop, random_drop)
 
 
