@@ -36,6 +36,7 @@ SCHEDULER_ENVIRONMENT_VARIABLE = "CONVLAB_DASK_SCHEDULER"
 WORKERS_ENVIRONMENT_VARIABLE = "CONVLAB_DASK_WORKERS"
 EVENT_TOPIC = "convlab-training"
 # Loading the data, building the model, the test evaluation and saving: paid around training.
+# A first guess; the engine then learns it from the jobs it sees end.
 OVERHEAD_SECONDS = 15.0
 # Until a run has been timed on this engine, an epoch is guessed at this many seconds.
 GUESSED_EPOCH_SECONDS = 20.0
@@ -150,12 +151,16 @@ def estimate_wait_seconds(
     return free_at[0]
 
 
-def expected_job_seconds(config: TrainConfig, seconds_per_epoch: float | None) -> float:
+def expected_job_seconds(
+    config: TrainConfig,
+    seconds_per_epoch: float | None,
+    overhead_seconds: float = OVERHEAD_SECONDS,
+) -> float:
     """How long a job should take from start to saved run: its budget, else its epochs."""
     if config.time_budget_seconds is not None:
-        return config.time_budget_seconds + OVERHEAD_SECONDS
+        return config.time_budget_seconds + overhead_seconds
     per_epoch = GUESSED_EPOCH_SECONDS if seconds_per_epoch is None else seconds_per_epoch
-    return config.epochs * per_epoch + OVERHEAD_SECONDS
+    return config.epochs * per_epoch + overhead_seconds
 
 
 # --- On the worker -------------------------------------------------------------------------
@@ -302,6 +307,7 @@ class TrainingEngine:
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
         self._seconds_per_epoch: dict[str, float] = {}
+        self._overhead_seconds = OVERHEAD_SECONDS
         self._submitted = 0
         client.subscribe_topic(EVENT_TOPIC, self._on_event)
 
@@ -452,13 +458,15 @@ class TrainingEngine:
 
     def _expected_seconds(self, job: TrainingJob) -> float:
         return expected_job_seconds(
-            job.request.config, self._seconds_per_epoch.get(job.request.dataset_name)
+            job.request.config,
+            self._seconds_per_epoch.get(job.request.dataset_name),
+            self._overhead_seconds,
         )
 
     def _seconds_left(self, job: TrainingJob, now: float) -> float:
         latest = job.latest()
         if latest is not None and latest.seconds_left is not None:
-            return latest.seconds_left + OVERHEAD_SECONDS / 2
+            return latest.seconds_left + self._overhead_seconds / 2
         started = job.started_at if job.started_at is not None else now
         return max(0.0, self._expected_seconds(job) - (now - started))
 
@@ -521,6 +529,10 @@ class TrainingEngine:
         epochs = record.get("epochs") or 0
         if epochs >= 1 and record.get("train_seconds"):
             self._seconds_per_epoch[job.request.dataset_name] = record["train_seconds"] / epochs
+        if job.started_at is not None and record.get("train_seconds") is not None:
+            # What a job costs beyond its training, averaged over the last few jobs.
+            overhead = max(0.0, time.monotonic() - job.started_at - record["train_seconds"])
+            self._overhead_seconds = 0.7 * self._overhead_seconds + 0.3 * overhead
         job.record = record
         job.run_dir = run_dir
         if record.get("worker"):

@@ -11,6 +11,10 @@ from core.engine import TrainingJob, describe_wait
 from core.plots import live_curves_figure
 from ui.engine import retry_training, training_engine
 
+# How often the page redraws a running job. Each redraw costs the browser a Plotly render on
+# the same cores the training uses (bench/bench_classroom.py).
+LIVE_REFRESH_SECONDS = 3.0
+
 
 def queued_ui(job: TrainingJob, page: str) -> None:
     """The student's place in the queue, an estimated wait, and Cancel."""
@@ -123,7 +127,7 @@ def live_training_ui(page: str) -> None:
     if job is None:
         return
 
-    @st.fragment(run_every=1.0 if job.running else None)
+    @st.fragment(run_every=LIVE_REFRESH_SECONDS if job.running else None)
     def progress_fragment() -> None:
         if job.state == "queued":
             queued_ui(job, page)
