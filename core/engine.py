@@ -42,6 +42,7 @@ OVERHEAD_SECONDS = 15.0
 GUESSED_EPOCH_SECONDS = 20.0
 CORES_PER_TRAINING = 4
 STOP_POLL_SECONDS = 0.25
+TICK_INTERVAL = "500ms"
 JOB_STATES = ("queued", "running", "saving", "finished", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running", "saving")
 KILLED_WORKER_MESSAGE = (
@@ -594,6 +595,10 @@ def start_local_cluster(workers: int | None = None) -> Any:
             "distributed.worker.memory.target": False,
             "distributed.worker.memory.spill": False,
             "distributed.worker.memory.pause": False,
+            # Every process wakes its event loop at each tick (20 ms by default) to time it.
+            # In a worker those wake-ups fight Keras's training loop for the GIL: the app
+            # trained at 0.89x the command line with 20 ms, 1.00x with 500 ms.
+            "distributed.admin.tick.interval": TICK_INTERVAL,
             "distributed.admin.tick.limit": "10s",
         }
     ):

@@ -208,8 +208,11 @@ def test_two_workers_started_by_hand_train_at_once_and_both_runs_reach_the_app(
     port = 20000 + os.getpid() % 20000
     address = f"tcp://127.0.0.1:{port}"
     environment = dict(os.environ, TF_CPP_MIN_LOG_LEVEL="2", TF_NUM_INTRAOP_THREADS="1")
-    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler"]
-    worker = [sys.executable, "-m", "distributed.cli.dask_worker", address, "--nthreads", "1"]
+    dask = [sys.executable, "-m", "distributed.cli.dask_scheduler", "--no-dashboard"]
+    worker = [
+        *(sys.executable, "-m", "distributed.cli.dask_worker", address),
+        *("--nthreads", "1", "--no-dashboard"),
+    ]
     processes = [_start([*dask, "--host", "127.0.0.1", "--port", str(port)], environment)]
     try:
         for number in (1, 2):
