@@ -20,6 +20,7 @@ from core.runs import (
     list_deleted_runs,
     list_runs,
     model_file_path,
+    purge_deleted_runs,
     rename_run,
     restore_run,
 )
@@ -153,9 +154,16 @@ def restore_ui(page: str, user: str | None) -> None:
                 st.rerun()
 
 
+@st.cache_data(ttl=3600, show_spinner=False)
+def purge_old_deleted_runs(runs_dir: str) -> int:
+    """Empty the trash of runs deleted over a week ago, at most once an hour per folder."""
+    return purge_deleted_runs(runs_dir)
+
+
 def saved_runs_ui(page: str, user: str | None) -> None:
     """Compare saved runs, and rename, delete, restore or download one."""
     runs_dir = default_runs_dir()
+    purge_old_deleted_runs(str(runs_dir))
     runs = list_runs(runs_dir)
     st.subheader("Saved runs")
     if runs:
