@@ -8,6 +8,7 @@ import json
 import math
 import os
 import signal
+import socket
 import sys
 import textwrap
 import threading
@@ -275,6 +276,8 @@ def main(argv: Sequence[str] | None = None) -> int:
             categories=categories,
             per_class=arguments.per_class,
             started_at=started_at,
+            # Trained right here: the record still says where, like a Dask worker's run.
+            worker=f"command line on {socket.gethostname()}",
         )
         run_dir = save_run(result.model, record, arguments.runs_dir)
     print(f"core.train: {result.message}", file=sys.stderr, flush=True)

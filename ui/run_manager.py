@@ -41,7 +41,7 @@ def runs_table_ui(page: str, runs: list[RunSummary]) -> None:
             "test accuracy": [run.test_accuracy for run in runs],
             "train seconds": [run.record.get("train_seconds") for run in runs],
             "parameters": [(run.record.get("model") or {}).get("parameters") for run in runs],
-            "worker": [run.record.get("worker") for run in runs],
+            "worker": [run.record.get("worker") or "" for run in runs],
             "created": [run.created_at.replace("T", " ")[:19] for run in runs],
         }
     )
