@@ -351,7 +351,11 @@ class TrainingEngine:
 
     def describe(self) -> str:
         """One line for the page: where trainings run."""
-        kind = "a local cluster" if self.cluster is not None else f"{self.client.scheduler.address}"
+        kind = (
+            "this machine's Dask workers"
+            if self.cluster is not None
+            else f"the cluster at {self.client.scheduler.address}"
+        )
         slots = self.slots
         return f"{kind}, {slots} training{'s' if slots != 1 else ''} at a time"
 

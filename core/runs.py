@@ -12,7 +12,7 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import asdict, dataclass, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -376,22 +376,26 @@ def _summary(folder: Path, record: dict[str, Any], deleted_at: str | None = None
     )
 
 
-def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
-    """Saved runs, newest first; unfinished, hidden and damaged folders are left out."""
-    root = _runs_dir(runs_dir)
-    if not root.is_dir():
-        return []
-    summaries = []
+def _saved_run_folders(root: Path) -> Iterator[tuple[Path, dict[str, Any]]]:
+    """Each complete run folder directly in `root` with its record; hidden, unfinished and
+    damaged ones are skipped."""
     for folder in root.iterdir():
         if folder.name.startswith(".") or not folder.is_dir():
             continue
         if not (folder / MODEL_FILE_NAME).is_file():
             continue
         try:
-            record = read_record(folder)
+            yield folder, read_record(folder)
         except (OSError, ValueError):
             continue
-        summaries.append(_summary(folder, record))
+
+
+def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
+    """Saved runs, newest first; unfinished, hidden and damaged folders are left out."""
+    root = _runs_dir(runs_dir)
+    if not root.is_dir():
+        return []
+    summaries = [_summary(folder, record) for folder, record in _saved_run_folders(root)]
     # Folder names begin with a UTC timestamp, so they break ties within one second.
     summaries.sort(key=lambda summary: (summary.created_at, summary.run_dir.name), reverse=True)
     return summaries
@@ -507,13 +511,8 @@ def list_deleted_runs(
     if not trash.is_dir():
         return []
     found = []
-    for folder in trash.iterdir():
-        if folder.name.startswith(".") or not folder.is_dir():
-            continue
-        if not (folder / MODEL_FILE_NAME).is_file():
-            continue
+    for folder, record in _saved_run_folders(trash):
         try:
-            record = read_record(folder)
             timestamp = _deleted_timestamp(folder)
         except (OSError, ValueError):
             continue

@@ -32,7 +32,7 @@ from core.training import (
     suggest_batch_size,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
-from ui.engine import start_engine_in_background, submit_training_ui
+from ui.engine import start_engine_in_background, started_engine, submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.run_manager import import_model_ui, saved_runs_ui
 from ui.training import live_training_ui
@@ -428,6 +428,9 @@ if spec is not None and config is not None:
         submit_training_ui(request)
     if busy:
         st.caption("Your run is queued or training: stop it or wait for it to start another.")
+    engine = started_engine()
+    if engine is not None:
+        st.caption(f"Trainings run on {engine.describe()}, first come, first served.")
 
 st.subheader("4. Training")
 live_training_ui(PAGE)

@@ -52,6 +52,13 @@ def tiny_request(runs_dir: Path, **config_values) -> TrainingRequest:
     )
 
 
+def wait_for_first_batch(job) -> None:
+    """Until the worker has reported a batch: the training is really under way."""
+    deadline = time.monotonic() + JOB_TIMEOUT
+    while job.latest("batch") is None and time.monotonic() < deadline:
+        time.sleep(0.1)
+
+
 # --- Pure planning -------------------------------------------------------------------------
 
 
@@ -119,9 +126,7 @@ def test_stop_ends_training_at_the_next_batch_and_keeps_the_model(
     training_engine: TrainingEngine, tmp_path: Path
 ) -> None:
     job = training_engine.submit(tiny_request(tmp_path, epochs=500))
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while job.latest("batch") is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_first_batch(job)
     training_engine.stop(job)
     assert job.wait(JOB_TIMEOUT) and job.state == "finished", job.error
     assert job.record["status"] == "stopped"
@@ -178,9 +183,7 @@ def test_a_killed_worker_fails_its_job_with_a_message_and_leaves_nothing_half_wr
     training_engine: TrainingEngine, tmp_path: Path
 ) -> None:
     job = training_engine.submit(tiny_request(tmp_path, epochs=500))
-    deadline = time.monotonic() + JOB_TIMEOUT
-    while job.latest("batch") is None and time.monotonic() < deadline:
-        time.sleep(0.1)
+    wait_for_first_batch(job)
     worker_pids = training_engine.client.run(os.getpid)
     for pid in worker_pids.values():
         os.kill(pid, signal.SIGKILL)

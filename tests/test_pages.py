@@ -215,7 +215,10 @@ def test_training_runs_on_a_worker_and_survives_reruns(
     assert runs_table["dataset"].tolist() == ["digits"]
     assert runs_table["made by"].tolist() == ["Ana"]
     assert runs_table["worker"].tolist() == [job.worker]
-    assert "Trained on worker" in " ".join(caption.value for caption in app.caption)
+    captions = " ".join(caption.value for caption in app.caption)
+    assert "Trained on worker" in captions
+    assert "Trainings run on the cluster at tcp://127.0.0.1:" in captions
+    assert "1 training at a time" in captions
 
 
 def test_training_needs_a_name_so_the_run_has_a_maker(

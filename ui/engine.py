@@ -28,6 +28,11 @@ def training_engine() -> TrainingEngine:
         return engine
 
 
+def started_engine() -> TrainingEngine | None:
+    """The engine if it is already running; never starts one."""
+    return _ENGINES.get(os.environ.get(SCHEDULER_ENVIRONMENT_VARIABLE, ""))
+
+
 def start_engine_in_background() -> None:
     """Start the engine on a thread, so the workers are up before the first Train click.
 
