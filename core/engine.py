@@ -18,7 +18,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -192,14 +192,11 @@ def _worker_identity() -> tuple[Any, str]:
 
 def model_file_bytes(model: keras.Model) -> bytes:
     """The .keras file of a model, as bytes to send to the server."""
-    import keras
-
-    from core.runs import MODEL_FILE_NAME
+    from core.runs import MODEL_FILE_NAME, save_inference_model
 
     with tempfile.TemporaryDirectory(prefix="convlab-model-") as folder:
         path = Path(folder) / MODEL_FILE_NAME
-        # A fresh graph over the same layers carries no optimizer: a third of the size.
-        keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+        save_inference_model(model, path)
         return path.read_bytes()
 
 
@@ -290,20 +287,9 @@ def _warm_up_worker() -> str:
 class TrainingEngine:
     """Submits trainings to a Dask cluster and follows them; one per server process."""
 
-    def __init__(
-        self,
-        client: distributed.Client,
-        *,
-        cluster: Any = None,
-        save_run: Callable[[bytes, dict[str, Any], str | None], Path] | None = None,
-    ) -> None:
-        from core.runs import save_run_files
-
+    def __init__(self, client: distributed.Client, *, cluster: Any = None) -> None:
         self.client = client
         self.cluster = cluster
-        self._save_run = save_run or (
-            lambda model, record, runs_dir: save_run_files(model, record, runs_dir)
-        )
         self._jobs: dict[str, TrainingJob] = {}
         self._futures: dict[str, Any] = {}
         self._lock = threading.Lock()
@@ -525,9 +511,11 @@ class TrainingEngine:
         if "error" in outcome:
             self._finish(job, state="failed", error=outcome["error"])
             return
+        from core.runs import save_run_files
+
         record = outcome["record"]
         try:
-            run_dir = self._save_run(outcome["model"], record, job.request.runs_dir)
+            run_dir = save_run_files(outcome["model"], record, job.request.runs_dir)
         except (OSError, ValueError) as error:
             self._finish(job, state="failed", error=f"The run could not be saved: {error}")
             return
@@ -550,7 +538,11 @@ class TrainingEngine:
         job.error = error
         job.state = state
         job.done.set()
+        # The session that made the job keeps it; the engine lets go, so a long-running
+        # server does not hold every request (uploaded images included) it ever saw.
         self._futures.pop(job.job_id, None)
+        with self._lock:
+            self._jobs.pop(job.job_id, None)
 
 
 PROGRESS_FIELDS = tuple(field.name for field in dataclasses.fields(Progress))

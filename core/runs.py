@@ -278,21 +278,24 @@ def _save_new_run(
         raise
 
 
+def save_inference_model(model: keras.Model, path: str | os.PathLike) -> None:
+    """Write `model` as a .keras file that carries no optimizer.
+
+    A fresh graph over the same layers loads anywhere without the training code and is a
+    third of the size.
+    """
+    import keras
+
+    keras.Model(model.inputs, model.outputs, name=model.name).save(path)
+
+
 def save_run(
     model: keras.Model,
     record: Mapping[str, Any],
     runs_dir: str | os.PathLike | None = None,
 ) -> Path:
     """Save a model and its record as a new run folder, atomically, and return the folder."""
-    import keras
-
-    def write_model(path: Path) -> None:
-        # A fresh graph over the same layers carries no optimizer, so the file loads anywhere
-        # without the training code and is a third of the size.
-        inference_model = keras.Model(model.inputs, model.outputs, name=model.name)
-        inference_model.save(path)
-
-    return _save_new_run(write_model, record, runs_dir)
+    return _save_new_run(lambda path: save_inference_model(model, path), record, runs_dir)
 
 
 def save_run_files(

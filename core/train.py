@@ -12,10 +12,11 @@ import socket
 import sys
 import textwrap
 import threading
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from datetime import UTC, datetime
+from pathlib import Path
 from types import FrameType
-from typing import TYPE_CHECKING, NoReturn
+from typing import TYPE_CHECKING, Any, NoReturn
 
 from core.datasets import DATASET_NAMES, DatasetError, load_dataset
 from core.models import DEFAULT_PRESET, PRESETS, ModelSpec, check_spec
@@ -264,44 +265,45 @@ def main(argv: Sequence[str] | None = None) -> int:
     finally:
         signal.signal(signal.SIGINT, previous_handler)
 
-    run_dir = None
-    if result.status != "diverged":
-        record = make_record(
-            result,
-            dataset,
-            config,
-            spec=spec,
-            preset=arguments.preset,
-            name=arguments.name,
-            categories=categories,
-            per_class=arguments.per_class,
-            started_at=started_at,
-            # Trained right here: the record still says where, like a Dask worker's run.
-            worker=f"command line on {socket.gethostname()}",
-        )
-        run_dir = save_run(result.model, record, arguments.runs_dir)
+    record = make_record(
+        result,
+        dataset,
+        config,
+        spec=spec,
+        preset=arguments.preset,
+        name=arguments.name,
+        categories=categories,
+        per_class=arguments.per_class,
+        started_at=started_at,
+        # Trained right here: the record still says where, like a Dask worker's run.
+        worker=f"command line on {socket.gethostname()}",
+    )
+    run_dir = (
+        None if result.status == "diverged" else save_run(result.model, record, arguments.runs_dir)
+    )
     print(f"core.train: {result.message}", file=sys.stderr, flush=True)
-    summary = {
-        "run_dir": None if run_dir is None else str(run_dir),
-        "status": result.status,
-        "stop_reason": result.stop_reason,
-        "message": result.message,
-        "test_accuracy": result.test_accuracy,
-        "test_loss": result.test_loss,
-        "train_seconds": round(result.train_seconds, 3),
-        "evaluation_seconds": round(result.evaluation_seconds, 3),
-        "epochs": round(result.epochs_trained, 3),
-        "steps": result.steps,
-        "images_per_second": round(result.images_per_second, 1),
-        "parameters": result.parameters,
-        "device": result.device,
-    }
-    _print_summary(summary)
+    _print_summary(record, run_dir)
     return EXIT_DIVERGED if result.status == "diverged" else 0
 
 
-def _print_summary(summary: dict) -> None:
-    """The last line on stdout: one JSON object, NaN written as null."""
+def _print_summary(record: Mapping[str, Any], run_dir: Path | None) -> None:
+    """The last line on stdout: one JSON object made from the run's record, NaN as null."""
+    summary = {
+        "run_dir": None if run_dir is None else str(run_dir),
+        "status": record["status"],
+        "stop_reason": record.get("stop_reason"),
+        "message": record["message"],
+        "test_accuracy": record.get("test_accuracy"),
+        "test_loss": record.get("test_loss"),
+        "train_seconds": round(record.get("train_seconds") or 0.0, 3),
+        "evaluation_seconds": round(record.get("evaluation_seconds") or 0.0, 3),
+        "epochs": round(record.get("epochs") or 0.0, 3),
+        "steps": record.get("steps"),
+        "images_per_second": round(record.get("images_per_second") or 0.0, 1),
+        "parameters": (record.get("model") or {}).get("parameters"),
+        "device": record.get("device"),
+        "worker": record.get("worker"),
+    }
     summary = {
         key: None if isinstance(value, float) and not math.isfinite(value) else value
         for key, value in summary.items()
@@ -354,24 +356,7 @@ def _train_on_cluster(
         _fail(job.error or f"the training ended as {job.state}.")
     record = job.record
     print(f"core.train: {record['message']} (worker {record.get('worker')})", file=sys.stderr)
-    _print_summary(
-        {
-            "run_dir": str(job.run_dir),
-            "status": record["status"],
-            "stop_reason": record.get("stop_reason"),
-            "message": record["message"],
-            "test_accuracy": record.get("test_accuracy"),
-            "test_loss": record.get("test_loss"),
-            "train_seconds": round(record.get("train_seconds") or 0.0, 3),
-            "evaluation_seconds": round(record.get("evaluation_seconds") or 0.0, 3),
-            "epochs": round(record.get("epochs") or 0.0, 3),
-            "steps": record.get("steps"),
-            "images_per_second": round(record.get("images_per_second") or 0.0, 1),
-            "parameters": (record.get("model") or {}).get("parameters"),
-            "device": record.get("device"),
-            "worker": record.get("worker"),
-        }
-    )
+    _print_summary(record, job.run_dir)
     return EXIT_DIVERGED if record["status"] == "diverged" else 0
 
 

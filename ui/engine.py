@@ -80,10 +80,10 @@ def submit_training_ui(request: TrainingRequest) -> None:
     st.rerun()
 
 
-def retry_training(job_key: str = session_keys.TRAINING_JOB) -> None:
+def retry_training() -> None:
     """A button callback: submit this session's failed job again."""
-    job = st.session_state.get(job_key)
+    job = st.session_state.get(session_keys.TRAINING_JOB)
     if job is None:
         return
-    st.session_state[job_key] = training_engine().retry(job)
+    st.session_state[session_keys.TRAINING_JOB] = training_engine().retry(job)
     st.session_state[session_keys.TRAINING_JOB_SHOWN] = False
