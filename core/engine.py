@@ -211,6 +211,7 @@ def train_on_worker(
     from distributed import Event
 
     from core.runs import make_record
+    from core.timeline import files_for_result
     from core.training import describe_device, train
 
     worker, worker_label = _worker_identity()
@@ -265,7 +266,8 @@ def train_on_worker(
             owner=request.owner,
             worker=worker_label,
         )
-        return {"record": record, "model": model_file_bytes(result.model)}
+        files = files_for_result(result, dataset, record["name"])
+        return {"record": record, "model": model_file_bytes(result.model), "files": files}
     except (DatasetError, ValueError) as error:
         # Data the worker cannot read or settings that cannot train: a sentence for the page.
         return {"error": str(error)}
@@ -515,7 +517,9 @@ class TrainingEngine:
 
         record = outcome["record"]
         try:
-            run_dir = save_run_files(outcome["model"], record, job.request.runs_dir)
+            run_dir = save_run_files(
+                outcome["model"], record, job.request.runs_dir, outcome.get("files")
+            )
         except (OSError, ValueError) as error:
             self._finish(job, state="failed", error=f"The run could not be saved: {error}")
             return

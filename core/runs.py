@@ -13,7 +13,7 @@ import time
 import unicodedata
 import zipfile
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import asdict, dataclass, is_dataclass
+from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # Listing runs must not pay TensorFlow's 5 s import; loading 
 
     from core.datasets import Dataset
     from core.models import ModelSpec
+    from core.timeline import Timeline
     from core.training import TrainConfig, TrainResult
 
 RUNS_DIR_ENVIRONMENT_VARIABLE = "CONVLAB_RUNS_DIR"
@@ -207,6 +208,8 @@ def make_record(
             "dtype_policy": result.dtype_policy,
             "history": result.history,
             "batch_points": result.batch_points,
+            # The epochs at which the network was kept (checkpoints.npz); the run is the last.
+            "checkpoints": list(result.checkpoint_epochs),
             "extra": result.extra,
         }
     )
@@ -224,6 +227,17 @@ def _write_json(path: Path, values: Mapping[str, Any]) -> None:
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_extra_files(folder: Path, files: Mapping[str, bytes]) -> None:
+    """Write {relative path: bytes} under `folder`; a path may not leave it."""
+    for relative, data in files.items():
+        path = (folder / relative).resolve()
+        if Path(relative).is_absolute() or folder.resolve() not in path.parents:
+            raise ValueError(f"The run file {relative!r} would be written outside the run.")
+        path.parent.mkdir(parents=True, exist_ok=True)
+        with open(path, "wb") as handle:
+            handle.write(data)
 
 
 def _new_run_id() -> str:
@@ -245,8 +259,11 @@ def _save_new_run(
     write_model: Callable[[Path], None],
     record: Mapping[str, Any],
     runs_dir: str | os.PathLike | None,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Write a model (by `write_model`) and its record as a new run folder; return the folder.
+    """Write a model (by `write_model`), its record and `extra_files` as a new run folder.
+
+    `extra_files` maps paths inside the folder (checkpoints, time line, logs) to their bytes.
 
     Everything is written into a hidden temporary folder first. Then the final name is
     reserved with mkdir, which fails if another process took it, and the finished folder is
@@ -258,6 +275,7 @@ def _save_new_run(
     reserved: Path | None = None
     try:
         write_model(temporary / MODEL_FILE_NAME)
+        _write_extra_files(temporary, extra_files or {})
         for _ in range(100):
             run_id = _new_run_id()
             _write_json(temporary / RECORD_FILE_NAME, {**record, "run_id": run_id})
@@ -293,17 +311,21 @@ def save_run(
     model: keras.Model,
     record: Mapping[str, Any],
     runs_dir: str | os.PathLike | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Save a model and its record as a new run folder, atomically, and return the folder."""
-    return _save_new_run(lambda path: save_inference_model(model, path), record, runs_dir)
+    """Save a model, its record and extra files as a new run folder, atomically."""
+    return _save_new_run(
+        lambda path: save_inference_model(model, path), record, runs_dir, extra_files
+    )
 
 
 def save_run_files(
     model_bytes: bytes,
     record: Mapping[str, Any],
     runs_dir: str | os.PathLike | None = None,
+    extra_files: Mapping[str, bytes] | None = None,
 ) -> Path:
-    """Save a model file's bytes (sent back by a worker) and its record as a new run folder.
+    """Save a model file's bytes (sent back by a worker), its record and files as a new run.
 
     The same atomic steps as save_run, without importing Keras. Raises ValueError when the
     bytes are empty or are not a .keras file (a zip archive), before anything is written.
@@ -325,7 +347,7 @@ def save_run_files(
             handle.flush()
             os.fsync(handle.fileno())
 
-    return _save_new_run(write_model, record, runs_dir)
+    return _save_new_run(write_model, record, runs_dir, extra_files)
 
 
 def read_record(run_dir: str | os.PathLike) -> dict[str, Any]:
@@ -637,12 +659,19 @@ def remove_stale_temporary_folders(
 
 @dataclass(frozen=True, eq=False)
 class Run:
-    """A loaded run: the Keras model, its record and a fast predict on uint8 images."""
+    """A loaded run: the Keras model, its record and a fast predict on uint8 images.
+
+    A run that kept checkpoints can be turned back in time: `checkpoints` lists the epochs
+    (the untrained start 0.0 first, the run itself last) and `at_checkpoint(index)` is the run
+    as it was then, a Run like any other.
+    """
 
     run_dir: Path
     record: dict[str, Any]
     model: keras.Model
     predict_function: Callable[[np.ndarray], np.ndarray]
+    checkpoint_index: int | None = None
+    _earlier: dict[int, Run] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -663,6 +692,63 @@ class Run:
     def predict(self, images: np.ndarray) -> np.ndarray:
         """Class probabilities float32 (n, k) for uint8 images (n, h, w, c) or one (h, w, c)."""
         return self.predict_function(images)
+
+    @property
+    def checkpoints(self) -> tuple[float, ...]:
+        """Epochs of the kept networks, 0.0 first and the run's own last; (end,) if none kept."""
+        from core.timeline import CHECKPOINTS_FILE_NAME
+
+        end = float(self.record.get("epochs") or 0.0)
+        kept = self.record.get("checkpoints") or []
+        if not kept or not (self.run_dir / CHECKPOINTS_FILE_NAME).is_file():
+            return (end,)
+        return (*(float(epoch) for epoch in kept), end)
+
+    def at_checkpoint(self, index: int) -> Run:
+        """The run as it was at `checkpoints[index]`; the last index is the run itself."""
+        import keras
+
+        from core.models import make_predict_function
+        from core.timeline import CHECKPOINTS_FILE_NAME, read_checkpoint_weights
+
+        if self.checkpoint_index is not None:
+            raise ValueError("This is already an earlier point of a run; ask the run itself.")
+        count = len(self.checkpoints)
+        if not -count <= index < count:
+            raise IndexError(f"This run has {count} checkpoints; there is no number {index}.")
+        index %= count
+        if index == count - 1:
+            return self
+        if index not in self._earlier:
+            try:
+                weights = read_checkpoint_weights(self.run_dir / CHECKPOINTS_FILE_NAME, index)
+                earlier = keras.models.clone_model(self.model)
+                earlier.set_weights(weights)
+            except (OSError, KeyError, ValueError) as error:
+                raise ValueError(
+                    f"The checkpoints of run {self.run_dir.name} could not be read: {error}"
+                ) from error
+            self._earlier[index] = Run(
+                run_dir=self.run_dir,
+                record=self.record,
+                model=earlier,
+                predict_function=make_predict_function(earlier),
+                checkpoint_index=index,
+            )
+        return self._earlier[index]
+
+    def timeline(self) -> Timeline | None:
+        """What the network said at each checkpoint on a fixed test sample; None if not kept."""
+        from core.timeline import TIMELINE_FILE_NAME, read_timeline
+
+        path = self.run_dir / TIMELINE_FILE_NAME
+        if not path.is_file():
+            return None
+        try:
+            timeline = read_timeline(path)
+        except ValueError:
+            return None
+        return timeline if len(timeline.epochs) == len(self.checkpoints) else None
 
 
 def load_run(run_dir: str | os.PathLike) -> Run:

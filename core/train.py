@@ -278,9 +278,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         # Trained right here: the record still says where, like a Dask worker's run.
         worker=f"command line on {socket.gethostname()}",
     )
-    run_dir = (
-        None if result.status == "diverged" else save_run(result.model, record, arguments.runs_dir)
-    )
+    run_dir = None
+    if result.status != "diverged":
+        from core.timeline import files_for_result
+
+        files = files_for_result(result, dataset, record["name"])
+        run_dir = save_run(result.model, record, arguments.runs_dir, extra_files=files)
     print(f"core.train: {result.message}", file=sys.stderr, flush=True)
     _print_summary(record, run_dir)
     return EXIT_DIVERGED if result.status == "diverged" else 0

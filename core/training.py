@@ -18,6 +18,7 @@ from core.models import (
     count_parameters,
     make_predict_function,
 )
+from core.timeline import checkpoint_steps, compact_weights
 
 if TYPE_CHECKING:  # TensorFlow costs 5 s to import; the functions that train pay it.
     import keras
@@ -218,6 +219,10 @@ class TrainResult:
     batch_size: int
     dtype_policy: str = "float32"
     extra: dict[str, Any] = field(default_factory=dict)
+    # The network kept along the way (core.timeline): the untrained start first, the run's end
+    # left out (it is `model`). Epochs as floats; weights at half precision where they fit.
+    checkpoint_epochs: tuple[float, ...] = ()
+    checkpoint_weights: tuple[list[np.ndarray], ...] = ()
 
 
 def suggest_batch_size(
@@ -539,6 +544,7 @@ class TrainingMonitor:
         stop_event: threading.Event | None,
         reports_per_epoch: int = REPORTS_PER_EPOCH,
         clock: Callable[[], float] = time.perf_counter,
+        keep_checkpoint: Callable[[int], None] | None = None,
     ) -> None:
         self.model = model
         self.steps_per_epoch = steps_per_epoch
@@ -552,6 +558,7 @@ class TrainingMonitor:
         self.on_progress = on_progress
         self.stop_event = stop_event
         self.clock = clock
+        self.keep_checkpoint = keep_checkpoint
         self.report_every = max(1, steps_per_epoch // reports_per_epoch)
         self.divergence_loss = DIVERGENCE_LOSS_FACTOR * math.log(num_classes)
         self.full_steps = steps_per_epoch * epochs
@@ -571,10 +578,14 @@ class TrainingMonitor:
         self._report_loss_sum = 0.0
         self._report_accuracy_sum = 0.0
         self._high_loss_reports = 0
+        self._checkpoint_plan: tuple[int, tuple[int, ...]] = (-1, ())
+        self._last_checkpoint_step = 0
 
     # Keras hooks.
 
     def on_train_begin(self, logs: dict | None = None) -> None:
+        if self.keep_checkpoint is not None:
+            self.keep_checkpoint(0)
         self.start_time = self._report_time = self.clock()
         self._set_learning_rate(0.0)
 
@@ -612,6 +623,9 @@ class TrainingMonitor:
             self._report(now, logs or {})
             if self.model.stop_training:
                 return
+        if self.keep_checkpoint is not None and self._checkpoint_due():
+            self._last_checkpoint_step = self.step
+            self.keep_checkpoint(self.step)
         self._set_learning_rate(self.step / self.planned_steps)
 
     def on_epoch_end(self, epoch: int, logs: dict | None = None) -> None:
@@ -660,6 +674,16 @@ class TrainingMonitor:
         self.end_time = self.clock()
 
     # Helpers.
+
+    def _checkpoint_due(self) -> bool:
+        """Whether this step is the next point of core.timeline.checkpoint_steps's plan."""
+        planned = int(self.planned_steps)
+        if self._checkpoint_plan[0] != planned:
+            # A time budget moves the planned end; the points move with it.
+            self._checkpoint_plan = (planned, checkpoint_steps(planned, self.steps_per_epoch))
+        return any(
+            self._last_checkpoint_step < step <= self.step for step in self._checkpoint_plan[1]
+        )
 
     def _set_learning_rate(self, progress: float) -> None:
         self.learning_rate = learning_rate_at(self.schedule, self.peak_learning_rate, progress)
@@ -818,6 +842,7 @@ def train(
     stop_event: threading.Event | None = None,
     strategy: tf.distribute.Strategy | None = None,
     reports_per_epoch: int = REPORTS_PER_EPOCH,
+    keep_checkpoints: bool = True,
 ) -> TrainResult:
     """Train a model (or build one from a spec) on `dataset` and evaluate it on its test set.
 
@@ -885,6 +910,17 @@ def train(
     def refresh_statistics() -> None:
         refresher(dataset.x_train, train_indices)
 
+    checkpoint_epochs: list[float] = []
+    checkpoint_weights: list[list[np.ndarray]] = []
+
+    def keep_checkpoint(step: int) -> None:
+        if 0 < step < SHORT_RUN_STEPS:
+            # Early on the moving batch-norm statistics still remember their start; the
+            # network kept here is read with statistics of its own weights, as the run is.
+            refresh_statistics()
+        checkpoint_epochs.append(step / steps_per_epoch)
+        checkpoint_weights.append(compact_weights(model.get_weights()))
+
     monitor = TrainingMonitor(
         model=model,
         steps_per_epoch=steps_per_epoch,
@@ -899,6 +935,7 @@ def train(
         on_progress=on_progress,
         stop_event=stop_event,
         reports_per_epoch=reports_per_epoch,
+        keep_checkpoint=keep_checkpoint if keep_checkpoints else None,
     )
     callback = keras.callbacks.LambdaCallback(
         on_train_begin=monitor.on_train_begin,
@@ -953,6 +990,8 @@ def train(
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },
+        checkpoint_epochs=tuple(checkpoint_epochs),
+        checkpoint_weights=tuple(checkpoint_weights),
     )
 
 

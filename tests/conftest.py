@@ -128,6 +128,7 @@ def digits_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.datasets import load_dataset
     from core.models import ConvBlock, ModelSpec
     from core.runs import make_record, save_run
+    from core.timeline import files_for_result
     from core.training import TrainConfig, train
 
     runs_dir = tmp_path_factory.mktemp("runs")
@@ -136,7 +137,7 @@ def digits_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.01)
     result = train(spec, dataset, config)
     record = make_record(result, dataset, config, spec=spec, preset="custom", name="tiny digits")
-    save_run(result.model, record, runs_dir)
+    save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
     return runs_dir
 
 
@@ -148,6 +149,7 @@ def mnist_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     from core.datasets import load_dataset
     from core.models import PRESETS
     from core.runs import make_record, save_run
+    from core.timeline import files_for_result
     from core.training import TrainConfig, train
 
     runs_dir = tmp_path_factory.mktemp("mnist-runs")
@@ -155,7 +157,7 @@ def mnist_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = TrainConfig(epochs=20, time_budget_seconds=20)
     result = train(PRESETS["fast"], dataset, config)
     record = make_record(result, dataset, config, spec=PRESETS["fast"], preset="fast")
-    save_run(result.model, record, runs_dir)
+    save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
     return runs_dir
 
 
@@ -169,6 +171,7 @@ def cifar_and_quickdraw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
     from core.datasets import load_dataset
     from core.models import ConvBlock, ModelSpec
     from core.runs import make_record, save_run
+    from core.timeline import files_for_result
     from core.training import TrainConfig, train
 
     data_dir = tmp_path_factory.mktemp("data")
@@ -196,7 +199,7 @@ def cifar_and_quickdraw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
             result, dataset, config, spec=spec, name=f"tiny {name}",
             categories=categories, per_class=60 if categories else None,
         )  # fmt: skip
-        save_run(result.model, record, runs_dir)
+        save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
     return data_dir, runs_dir
 
 

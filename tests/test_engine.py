@@ -104,6 +104,9 @@ def test_training_happens_in_a_worker_process_and_the_run_lands_in_the_app_s_fol
     assert run.record["worker"] == job.worker
     assert run.record["device"].startswith(("CPU", "GPU"))
     assert run.predict(tiny_dataset().x_test).shape == (32, 2)
+    # The worker kept the network along the way; the server wrote it beside the model.
+    assert run.checkpoints[0] == 0.0 and len(run.checkpoints) >= 4
+    assert run.timeline() is not None and (job.run_dir / "logs").is_dir()
 
 
 def test_a_built_in_dataset_is_read_by_the_worker_itself(
