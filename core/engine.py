@@ -18,7 +18,7 @@ import secrets
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -45,6 +45,16 @@ STOP_POLL_SECONDS = 0.25
 TICK_INTERVAL = "500ms"
 JOB_STATES = ("queued", "running", "saving", "finished", "failed", "cancelled")
 ACTIVE_STATES = ("queued", "running", "saving")
+# Side tasks (a run's t-SNE map, an export) go before any waiting training: they take seconds.
+SIDE_TASK_PRIORITY = 2**30
+# Workers that advertise this resource run one training each and side tasks on their other
+# threads; the local cluster's do. A cluster whose workers do not runs trainings on any thread.
+TRAINING_RESOURCE = "training"
+# How long a t-SNE map takes per image before one has been timed (1,000 took 6.6 s here).
+MAP_SECONDS_PER_IMAGE = 0.008
+EXPORT_SECONDS = 5.0
+SIDE_TASK_KINDS = ("map", "saved_model", "tflite")
+SIDE_TASK_KEEP_SECONDS = 600.0
 KILLED_WORKER_MESSAGE = (
     "The worker training this run stopped before it finished: it was killed or ran out of "
     "memory. Nothing was saved. Retry, perhaps with a smaller batch or a smaller network."
@@ -107,6 +117,49 @@ class TrainingJob:
 
     def wait(self, timeout: float | None = None) -> bool:
         """Block until the job has ended (finished, failed or cancelled); False on timeout."""
+        return self.done.wait(timeout)
+
+
+@dataclass(eq=False)
+class SideTask:
+    """A short job beside the trainings, for one run: its t-SNE map or an export.
+
+    `kind` is one of SIDE_TASK_KINDS; `state` queued, running, finished or failed; `result`
+    what the worker sent back (the map's arrays, an export's bytes).
+    """
+
+    task_id: str
+    kind: str
+    run_id: str
+    expected_seconds: float
+    submitted_at: float = field(default_factory=time.monotonic)
+    state: str = "queued"
+    started_at: float | None = None
+    finished_at: float | None = None
+    result: Any = None
+    error: str | None = None
+    done: threading.Event = field(default_factory=threading.Event)
+
+    @property
+    def running(self) -> bool:
+        return self.state in ("queued", "running")
+
+    def fraction_done(self, now: float | None = None) -> float:
+        """An estimate from the time it has run against the time it should take, below 1."""
+        if self.state == "finished":
+            return 1.0
+        if self.started_at is None:
+            return 0.0
+        elapsed = (time.monotonic() if now is None else now) - self.started_at
+        return min(0.95, elapsed / max(self.expected_seconds, 1e-9))
+
+    def seconds_left(self, now: float | None = None) -> float:
+        if self.started_at is None:
+            return self.expected_seconds
+        elapsed = (time.monotonic() if now is None else now) - self.started_at
+        return max(0.0, self.expected_seconds - elapsed)
+
+    def wait(self, timeout: float | None = None) -> bool:
         return self.done.wait(timeout)
 
 
@@ -276,6 +329,63 @@ def train_on_worker(
         gc.collect()
 
 
+def _model_from_bytes(model_bytes: bytes) -> keras.Model:
+    import keras
+
+    from core.runs import MODEL_FILE_NAME
+
+    with tempfile.TemporaryDirectory(prefix="convlab-model-") as folder:
+        path = Path(folder) / MODEL_FILE_NAME
+        path.write_bytes(model_bytes)
+        return keras.models.load_model(path, compile=False)
+
+
+def map_on_worker(
+    model_bytes: bytes,
+    dataset_name: str,
+    categories: tuple[str, ...] | None,
+    per_class: int | None,
+    dataset: Dataset | None,
+    task_id: str,
+) -> dict[str, Any]:
+    """A Dask side task: the t-SNE map of a run's default embedding sample.
+
+    Returns {'indices', 'labels', 'tsne'} or {'error'}; the server stores it with the run.
+    """
+    from core.inspection import embedding
+    from core.timeline import EMBEDDING_IMAGES, stratified_sample
+
+    worker, _ = _worker_identity()
+    worker.log_event(EVENT_TOPIC, {"job": task_id, "event": "side-started"})
+    try:
+        if dataset is None:
+            dataset = _load_builtin_dataset(dataset_name, categories, per_class, None)
+        model = _model_from_bytes(model_bytes)
+        indices = stratified_sample(dataset.y_test, len(dataset.class_names), EMBEDDING_IMAGES)
+        points = embedding(model, dataset.x_test[indices], method="tsne", tsne_threads=1)
+        return {"indices": indices, "labels": dataset.y_test[indices], "tsne": points}
+    except (DatasetError, ValueError, OSError) as error:
+        return {"error": str(error)}
+    finally:
+        gc.collect()
+
+
+def export_on_worker(model_bytes: bytes, kind: str, task_id: str) -> dict[str, Any]:
+    """A Dask side task: a run's model as a SavedModel .zip or a .tflite file, as bytes."""
+    from core.exports import saved_model_zip_bytes, tflite_bytes
+
+    worker, _ = _worker_identity()
+    worker.log_event(EVENT_TOPIC, {"job": task_id, "event": "side-started"})
+    try:
+        model = _model_from_bytes(model_bytes)
+        export = saved_model_zip_bytes if kind == "saved_model" else tflite_bytes
+        return {"bytes": export(model)}
+    except (ValueError, TypeError, OSError) as error:
+        return {"error": str(error)}
+    finally:
+        gc.collect()
+
+
 def _warm_up_worker() -> str:
     """Import TensorFlow once, so the first student's training does not pay for it."""
     from core.training import describe_device
@@ -298,6 +408,8 @@ class TrainingEngine:
         self._seconds_per_epoch: dict[str, float] = {}
         self._overhead_seconds = OVERHEAD_SECONDS
         self._submitted = 0
+        self._side_tasks: dict[tuple[str, str], SideTask] = {}
+        self._map_seconds_per_image = MAP_SECONDS_PER_IMAGE
         client.subscribe_topic(EVENT_TOPIC, self._on_event)
 
     # Starting and stopping the engine.
@@ -329,12 +441,29 @@ class TrainingEngine:
         if self.cluster is not None:
             self.cluster.close()
 
+    def _worker_resources(self) -> list[dict[str, float]]:
+        try:
+            workers = self.client.scheduler_info()["workers"].values()
+        except Exception:  # A cluster being restarted answers nothing for a moment.
+            return []
+        return [dict(worker.get("resources") or {}) for worker in workers]
+
+    def _training_resources(self) -> dict[str, float] | None:
+        """What a training asks of a worker: one training slot where workers offer them."""
+        offers = self._worker_resources()
+        if any(TRAINING_RESOURCE in resources for resources in offers):
+            return {TRAINING_RESOURCE: 1}
+        return None
+
     @property
     def slots(self) -> int:
-        """How many trainings the cluster runs at once (its workers' threads together)."""
+        """How many trainings the cluster runs at once: its training slots, else its threads."""
+        offers = self._worker_resources()
+        if any(TRAINING_RESOURCE in resources for resources in offers):
+            return max(1, int(sum(resources.get(TRAINING_RESOURCE, 0) for resources in offers)))
         try:
             return max(1, sum(self.client.nthreads().values()))
-        except Exception:  # A cluster being restarted answers nothing for a moment.
+        except Exception:
             return 1
 
     def describe(self) -> str:
@@ -376,12 +505,131 @@ class TrainingEngine:
             pure=False,
             retries=0,
             priority=priority,
+            resources=self._training_resources(),
         )
         self._futures[job.job_id] = future
         threading.Thread(
             target=self._collect, args=(job, future), name="convlab-job-collect", daemon=True
         ).start()
         return job
+
+    # Side tasks.
+
+    def side_task(self, kind: str, run_id: str) -> SideTask | None:
+        """The latest side task of this kind for a run, running or ended; None if none."""
+        with self._lock:
+            return self._side_tasks.get((kind, run_id))
+
+    def submit_map(
+        self,
+        run_dir: str | os.PathLike,
+        *,
+        dataset_name: str,
+        categories: Sequence[str] | None = None,
+        per_class: int | None = None,
+        dataset: Dataset | None = None,
+    ) -> SideTask:
+        """Compute a run's t-SNE map on a worker and store it in the run folder when done.
+
+        A built-in dataset is read by the worker; an uploaded one (`dataset`) travels.
+        """
+        from core.timeline import EMBEDDING_IMAGES
+
+        run_dir = Path(run_dir)
+        existing = self.side_task("map", run_dir.name)
+        if existing is not None and existing.running:
+            return existing
+        images = min(EMBEDDING_IMAGES, len(dataset.y_test)) if dataset else EMBEDDING_IMAGES
+        task = self._new_side_task("map", run_dir.name, images * self._map_seconds_per_image)
+        future = self.client.submit(
+            map_on_worker,
+            self._model_bytes(run_dir),
+            dataset_name,
+            tuple(categories) if categories else None,
+            per_class,
+            dataset,
+            task.task_id,
+            key=f"convlab-map-{task.task_id}",
+            pure=False,
+            retries=0,
+            priority=SIDE_TASK_PRIORITY,
+        )
+
+        def store(outcome: dict[str, Any]) -> None:
+            from core.timeline import store_embedding_map
+
+            indices, labels = outcome["indices"], outcome["labels"]
+            store_embedding_map(run_dir, indices, labels, tsne=outcome["tsne"])
+            if task.started_at is not None:
+                seconds = time.monotonic() - task.started_at
+                self._map_seconds_per_image = seconds / max(len(outcome["indices"]), 1)
+
+        self._follow_side_task(task, future, store)
+        return task
+
+    def submit_export(self, run_dir: str | os.PathLike, kind: str) -> SideTask:
+        """Build a run's model as 'saved_model' (a .zip) or 'tflite' bytes on a worker."""
+        if kind not in ("saved_model", "tflite"):
+            raise ValueError(f'An export is "saved_model" or "tflite", not {kind!r}.')
+        run_dir = Path(run_dir)
+        task = self._new_side_task(kind, run_dir.name, EXPORT_SECONDS)
+        future = self.client.submit(
+            export_on_worker,
+            self._model_bytes(run_dir),
+            kind,
+            task.task_id,
+            key=f"convlab-{kind}-{task.task_id}",
+            pure=False,
+            retries=0,
+            priority=SIDE_TASK_PRIORITY,
+        )
+        self._follow_side_task(task, future, None)
+        return task
+
+    @staticmethod
+    def _model_bytes(run_dir: Path) -> bytes:
+        from core.runs import model_file_path
+
+        return model_file_path(run_dir).read_bytes()
+
+    def _new_side_task(self, kind: str, run_id: str, expected_seconds: float) -> SideTask:
+        task = SideTask(
+            task_id=f"{kind}-{secrets.token_hex(4)}",
+            kind=kind,
+            run_id=run_id,
+            expected_seconds=expected_seconds,
+        )
+        now = time.monotonic()
+        with self._lock:
+            # Ended tasks hold results (an export's bytes) only until pages have fetched them.
+            for key, old in list(self._side_tasks.items()):
+                if old.finished_at is not None and now - old.finished_at > SIDE_TASK_KEEP_SECONDS:
+                    del self._side_tasks[key]
+            self._side_tasks[(kind, run_id)] = task
+        return task
+
+    def _follow_side_task(
+        self,
+        task: SideTask,
+        future: Any,
+        store: Callable[[dict[str, Any]], None] | None,
+    ) -> None:
+        def collect() -> None:
+            try:
+                outcome = future.result()
+                if "error" in outcome:
+                    task.error = outcome["error"]
+                else:
+                    if store is not None:
+                        store(outcome)
+                    task.result = outcome
+            except Exception as error:
+                task.error = describe_failure(error)
+            task.state = "failed" if task.error else "finished"
+            task.finished_at = time.monotonic()
+            task.done.set()
+
+        threading.Thread(target=collect, name="convlab-side-task", daemon=True).start()
 
     def stop(self, job: TrainingJob) -> None:
         """End a running training after the current batch; the model so far is saved."""
@@ -468,6 +716,14 @@ class TrainingEngine:
         _, message = event
         if not isinstance(message, dict):
             return
+        if message.get("event") == "side-started":
+            with self._lock:
+                tasks = list(self._side_tasks.values())
+            for task in tasks:
+                if task.task_id == message.get("job") and task.state == "queued":
+                    task.started_at = time.monotonic()
+                    task.state = "running"
+            return
         job = self._jobs.get(str(message.get("job")))
         if job is None or not job.running:
             return  # Another server's job on a shared cluster, or one already ended.
@@ -514,6 +770,7 @@ class TrainingEngine:
             self._finish(job, state="failed", error=outcome["error"])
             return
         from core.runs import save_run_files
+        from core.timeline import EMBEDDING_FILE_NAME
 
         record = outcome["record"]
         try:
@@ -534,6 +791,18 @@ class TrainingEngine:
         job.run_dir = run_dir
         if record.get("worker"):
             job.worker = record["worker"]
+        if EMBEDDING_FILE_NAME in (outcome.get("files") or {}):
+            # The PCA map came with the run; its t-SNE map follows in the background.
+            try:
+                self.submit_map(
+                    run_dir,
+                    dataset_name=job.request.dataset_name,
+                    categories=job.request.categories,
+                    per_class=job.request.per_class,
+                    dataset=job.request.dataset,
+                )
+            except Exception:  # The run is saved; a page can still ask for its map later.
+                pass
         self._finish(job, state="finished")
 
     def _finish(self, job: TrainingJob, *, state: str, error: str | None = None) -> None:
@@ -604,7 +873,10 @@ def start_local_cluster(workers: int | None = None) -> Any:
     ):
         return LocalCluster(
             n_workers=plan.workers,
-            threads_per_worker=1,
+            # One thread trains (the training resource holds it); the other runs side tasks,
+            # such as a finished run's t-SNE map, so they never wait behind a training.
+            threads_per_worker=2,
+            resources={TRAINING_RESOURCE: 1},
             processes=True,
             host="127.0.0.1",
             dashboard_address=None,

@@ -218,6 +218,40 @@ def read_embedding(path: str | Path) -> dict[str, np.ndarray]:
         raise ValueError(f"The run's embedding {path} could not be read: {error}") from error
 
 
+def store_embedding_map(
+    run_dir: str | Path, indices: np.ndarray, labels: np.ndarray, **maps: np.ndarray
+) -> None:
+    """Add maps to a run's embedding file (written whole, then renamed over the old one).
+
+    Maps already stored for the same sample are kept; a run that is gone is left alone.
+    """
+    import os
+    import tempfile
+
+    folder = Path(run_dir)
+    if not folder.is_dir():
+        return
+    path = folder / EMBEDDING_FILE_NAME
+    stored: dict[str, np.ndarray] = {}
+    if path.is_file():
+        try:
+            stored = read_embedding(path)
+        except ValueError:
+            stored = {}
+    if not np.array_equal(stored.get("indices", indices), indices):
+        stored = {}
+    kept = {name: points for name, points in stored.items() if name not in ("indices", "labels")}
+    data = embedding_file_bytes(indices, labels, **{**kept, **maps})
+    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
+    try:
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
+        os.replace(temporary, path)
+    except BaseException:
+        Path(temporary).unlink(missing_ok=True)
+        raise
+
+
 def embedding_maps(
     model: keras.Model, images: np.ndarray, methods: Sequence[str] = ("pca",)
 ) -> dict[str, np.ndarray]:
@@ -321,6 +355,7 @@ __all__ = [
     "read_embedding",
     "read_timeline",
     "run_files",
+    "store_embedding_map",
     "stratified_sample",
     "timeline_file_bytes",
     "timeline_sample_size",

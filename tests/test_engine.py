@@ -163,6 +163,43 @@ def test_the_queue_is_first_come_first_served_and_cancel_takes_a_job_out(
     assert not (tmp_path / "third").exists() or not list_runs(tmp_path / "third")
 
 
+def test_a_finished_run_gets_its_t_sne_map_in_the_background(
+    training_engine: TrainingEngine, tmp_path: Path
+) -> None:
+    from core.timeline import EMBEDDING_FILE_NAME, read_embedding
+
+    job = training_engine.submit(tiny_request(tmp_path))
+    assert job.wait(JOB_TIMEOUT) and job.state == "finished", job.error
+    # The PCA map came with the run; t-SNE follows as a side task on the worker.
+    assert "pca" in read_embedding(job.run_dir / EMBEDDING_FILE_NAME)
+    task = training_engine.side_task("map", job.run_dir.name)
+    assert task is not None
+    assert task.wait(JOB_TIMEOUT) and task.state == "finished", task.error
+    stored = read_embedding(job.run_dir / EMBEDDING_FILE_NAME)
+    assert stored["tsne"].shape == stored["pca"].shape == (len(stored["indices"]), 2)
+    assert 0 < task.fraction_done() == 1.0
+
+
+def test_a_side_task_runs_beside_a_training_instead_of_waiting_for_it(
+    training_engine: TrainingEngine, tmp_path: Path
+) -> None:
+    import zipfile
+
+    finished = training_engine.submit(tiny_request(tmp_path))
+    assert finished.wait(JOB_TIMEOUT) and finished.state == "finished", finished.error
+    long_job = training_engine.submit(tiny_request(tmp_path, epochs=1000))
+    wait_for_first_batch(long_job)
+    export = training_engine.submit_export(finished.run_dir, "saved_model")
+    assert export.wait(JOB_TIMEOUT) and export.state == "finished", export.error
+    assert long_job.state == "running"  # Not behind the training: beside it.
+    assert zipfile.is_zipfile(__import__("io").BytesIO(export.result["bytes"]))
+    assert training_engine.side_task("saved_model", finished.run_dir.name) is export
+    training_engine.stop(long_job)
+    assert long_job.wait(JOB_TIMEOUT)
+    with pytest.raises(ValueError, match="saved_model"):
+        training_engine.submit_export(finished.run_dir, "onnx")
+
+
 def test_settings_the_worker_refuses_come_back_as_a_sentence(
     training_engine: TrainingEngine, tmp_path: Path
 ) -> None:
