@@ -130,10 +130,29 @@ def evaluate(
         raise ValueError(f"Labels must lie between 0 and {num_classes - 1} for this model.")
 
     probabilities = predict_in_batches(model, images, batch_size=batch_size)
+    return evaluation_from_probabilities(labels, probabilities, class_names)
+
+
+def evaluation_from_probabilities(
+    labels: np.ndarray, probabilities: np.ndarray, class_names: Sequence[str]
+) -> Evaluation:
+    """Summarise class probabilities (n, k) already computed for labelled images.
+
+    A run's time line stores them for each kept point, so scrubbing through a run needs no
+    model at all.
+    """
+    labels = np.asarray(labels).astype(np.int64)
+    probabilities = np.asarray(probabilities, dtype=np.float32)
+    class_names = tuple(class_names)
+    if probabilities.shape != (len(labels), len(class_names)):
+        raise ValueError(
+            f"Expected probabilities of shape {(len(labels), len(class_names))}, "
+            f"got {probabilities.shape}."
+        )
     predictions = np.argmax(probabilities, axis=1).astype(np.int64)
     true_probabilities = probabilities[np.arange(len(labels)), labels]
     losses = -np.log(np.clip(true_probabilities, PROBABILITY_EPSILON, 1.0)).astype(np.float32)
-    confusion = confusion_matrix(labels, predictions, num_classes)
+    confusion = confusion_matrix(labels, predictions, len(class_names))
     for array in (labels, predictions, probabilities, losses, confusion):
         array.setflags(write=False)
     return Evaluation(
@@ -142,7 +161,7 @@ def evaluate(
         probabilities=probabilities,
         losses=losses,
         confusion=confusion,
-        accuracy=float(np.trace(confusion) / len(labels)),
+        accuracy=float(np.trace(confusion) / max(len(labels), 1)),
         per_class=per_class_scores(labels, predictions, class_names),
         class_names=class_names,
     )

@@ -529,6 +529,49 @@ def training_curves_figure(history: Mapping[str, Sequence[float]]) -> go.Figure:
     return figure
 
 
+def timeline_figure(
+    epochs: Sequence[float], accuracies: Sequence[float], current: int, *, num_classes: int
+) -> go.Figure:
+    """Accuracy at each kept point of a run, the point on show ringed, chance as a dotted line."""
+    epochs = np.asarray(epochs, dtype=float)
+    accuracies = np.asarray(accuracies, dtype=float)
+    figure = go.Figure(
+        go.Scatter(
+            x=epochs,
+            y=accuracies,
+            mode="lines+markers",
+            name="accuracy",
+            line={"color": "#1f77b4"},
+            hovertemplate="epoch %{x:.2f}<br>accuracy %{y:.1%}<extra></extra>",
+        )
+    )
+    figure.add_trace(
+        go.Scatter(
+            x=[epochs[current]],
+            y=[accuracies[current]],
+            mode="markers",
+            name="shown",
+            marker={"size": 16, "color": "rgba(0,0,0,0)", "line": {"width": 3, "color": "#d62728"}},
+            hoverinfo="skip",
+        )
+    )
+    figure.add_hline(
+        y=1 / max(num_classes, 1),
+        line={"dash": "dot", "color": "grey"},
+        annotation_text="chance",
+        annotation_position="bottom right",
+    )
+    figure.update_xaxes(title_text="epoch")
+    figure.update_yaxes(title_text="accuracy", range=[0, 1], tickformat=".0%")
+    figure.update_layout(
+        title="Accuracy along the way",
+        height=240,
+        showlegend=False,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+    )
+    return figure
+
+
 # --- Training figures ---
 
 

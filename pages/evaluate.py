@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 
+import numpy as np
 import streamlit as st
 
 from core.datasets import Dataset
@@ -11,15 +12,23 @@ from core.evaluation import (
     Evaluation,
     cell_indices,
     evaluate,
+    evaluation_from_probabilities,
     highest_loss_indices,
     image_titles,
     most_confused_pairs,
     most_confused_table,
 )
-from core.plots import confusion_matrix_figure, image_grid_figure, training_curves_figure
+from core.plots import (
+    confusion_matrix_figure,
+    image_grid_figure,
+    timeline_figure,
+    training_curves_figure,
+)
 from core.runs import Run
+from core.timeline import Timeline, matches_test_set
 from ui.frame import leave_pages_directory_mode
 from ui.runs import run_and_dataset_ui
+from ui.time_machine import checkpoint_label, checkpoint_ui, keep_playing
 
 leave_pages_directory_mode()
 
@@ -33,6 +42,22 @@ def evaluation_cached(run_dir: str, created_at: str, _run: Run, _dataset: Datase
     return evaluate(_run.model, _dataset.x_test, _dataset.y_test, class_names=_run.class_names)
 
 
+@st.cache_data(max_entries=8, show_spinner=False)
+def timeline_cached(run_dir: str, created_at: str, _run: Run) -> Timeline | None:
+    """The run's stored time line, read once: what it said at each point on a test sample."""
+    return _run.timeline()
+
+
+@st.cache_data(max_entries=32, show_spinner=False)
+def evaluation_at_point_cached(
+    run_dir: str, created_at: str, index: int, _timeline: Timeline, _run: Run
+) -> Evaluation:
+    """The evaluation at one kept point, from stored probabilities: no model runs."""
+    return evaluation_from_probabilities(
+        _timeline.labels, _timeline.probabilities[index], _run.class_names
+    )
+
+
 def history_columns(history: list[dict]) -> dict[str, list[float]]:
     """The record's per-epoch entries as Keras-style lists, complete epochs only."""
     entries = [entry for entry in history if entry.get("complete", True)]
@@ -44,7 +69,7 @@ def history_columns(history: list[dict]) -> dict[str, list[float]]:
     }
 
 
-def confusion_ui(evaluation: Evaluation, dataset: Dataset) -> None:
+def confusion_ui(evaluation: Evaluation, images: np.ndarray) -> None:
     st.subheader("Confusion matrix")
     st.caption(
         "Rows are the true classes, columns what the network said. The diagonal is right; "
@@ -83,7 +108,7 @@ def confusion_ui(evaluation: Evaluation, dataset: Dataset) -> None:
     if len(indices):
         shown = indices[:GALLERY_SIZE]
         st.plotly_chart(
-            image_grid_figure(dataset.x_test[shown], image_titles(evaluation, shown)),
+            image_grid_figure(images[shown], image_titles(evaluation, shown)),
             width="stretch",
             key=f"{PAGE}_cell_gallery",
         )
@@ -98,7 +123,41 @@ picked_run = run_and_dataset_ui(PAGE)
 if picked_run is None:
     st.stop()
 summary, run, dataset = picked_run
-evaluation = evaluation_cached(str(summary.run_dir), summary.created_at, run, dataset)
+run_key = (str(summary.run_dir), summary.created_at)
+point_run, point = checkpoint_ui(run, PAGE)
+at_end = point == len(run.checkpoints) - 1
+timeline = timeline_cached(*run_key, run)
+if timeline is not None and not matches_test_set(timeline.indices, timeline.labels, dataset.y_test):
+    timeline = None  # The test set changed since the run was saved (an upload made again).
+if at_end:
+    evaluation = evaluation_cached(*run_key, run, dataset)
+    images = dataset.x_test
+elif timeline is not None:
+    evaluation = evaluation_at_point_cached(*run_key, point, timeline, run)
+    images = dataset.x_test[timeline.indices]
+else:
+    evaluation = evaluation_cached(f"{run_key[0]}#{point}", run_key[1], point_run, dataset)
+    images = dataset.x_test
+point_name = checkpoint_label(run.checkpoints, point)
+if timeline is not None:
+    st.plotly_chart(
+        timeline_figure(
+            timeline.epochs, timeline.accuracies, point, num_classes=len(run.class_names)
+        ),
+        width="stretch",
+        key=f"{PAGE}_timeline",
+    )
+    st.caption(
+        f"Accuracy on the same {len(timeline.indices):,} test images at each point where the "
+        "network was kept. Slide back, or press Play, to watch the confusion matrix clear."
+    )
+if not at_end:
+    sample = "" if images is dataset.x_test else f" on {len(images):,} of the test images"
+    st.info(
+        f"You are looking at the network **{point_name}**{sample}. Slide to the end to see the "
+        "finished run on the whole test set.",
+        icon=":material/history:",
+    )
 
 columns = st.columns(4)
 columns[0].metric("Test accuracy", f"{evaluation.accuracy:.2%}")
@@ -110,7 +169,7 @@ confusion_tab, classes_tab, errors_tab, history_tab = st.tabs(
     ["Confusion matrix", "Per class", "Worst mistakes", "Training and record"]
 )
 with confusion_tab:
-    confusion_ui(evaluation, dataset)
+    confusion_ui(evaluation, images)
 with classes_tab:
     st.caption(
         "Precision: of the images called this class, the share that are. Recall: of the images "
@@ -135,7 +194,7 @@ with errors_tab:
     )
     worst = highest_loss_indices(evaluation, count=GALLERY_SIZE)
     st.plotly_chart(
-        image_grid_figure(dataset.x_test[worst], image_titles(evaluation, worst)),
+        image_grid_figure(images[worst], image_titles(evaluation, worst)),
         width="stretch",
         key=f"{PAGE}_worst",
     )
@@ -151,3 +210,5 @@ with history_tab:
     )
     with st.expander("The run's full record (JSON)"):
         st.code(json.dumps(record, indent=2)[:20_000], language="json")
+
+keep_playing(run, PAGE)

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+
 import gzip
 import shutil
 from pathlib import Path
@@ -308,6 +310,40 @@ def test_evaluate_page_shows_the_run_s_matrix_scores_and_mistakes(
     assert not app.exception
 
 
+def test_evaluate_page_scrubs_back_to_the_untrained_network_and_plays_forward(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    import ui.time_machine
+
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(digits_runs_dir))
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path))
+    monkeypatch.setattr(ui.time_machine, "PLAY_SECONDS", 0.0)
+    app = open_page("pages/evaluate.py")
+    slider = app.select_slider(key="evaluate_checkpoint")
+    labels = list(slider.options)  # As the user reads them.
+    assert labels[0] == "untrained" and labels[-1].startswith("end (epoch")
+    assert len(labels) >= 5 and slider.value == len(labels) - 1
+    final_accuracy = float(metric_values(app)["Test accuracy"].rstrip("%")) / 100
+    assert "Accuracy along the way" in " ".join(
+        json.loads(chart.proto.spec)["layout"]["title"]["text"]
+        for chart in app.get("plotly_chart")
+        if "title" in json.loads(chart.proto.spec)["layout"]
+    )
+
+    slider.set_value(0).run()
+    assert not app.exception
+    untrained_accuracy = float(metric_values(app)["Test accuracy"].rstrip("%")) / 100
+    assert untrained_accuracy < 0.3 < final_accuracy
+    assert "untrained" in app.info[0].value
+
+    app.button(key="evaluate_checkpoint_play").click().run()
+    assert not app.exception
+    # Play stepped through every point and stopped at the end, the finished run.
+    assert app.select_slider(key="evaluate_checkpoint").value == len(labels) - 1
+    assert float(metric_values(app)["Test accuracy"].rstrip("%")) / 100 == final_accuracy
+    assert not app.session_state["evaluate_checkpoint_playing"]
+
+
 def test_draw_page_without_a_run_offers_to_train_one_in_place(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
@@ -385,6 +421,35 @@ def test_a_saved_run_is_renamed_deleted_after_a_yes_and_restored_by_its_maker(
     assert not app.exception
     assert app.dataframe[-1].value["name"].tolist() == ["my first net"]
     assert (tmp_path / "runs" / run_id / "model.keras").is_file()
+
+
+def test_a_run_downloads_as_keras_saved_model_and_tflite_built_on_a_worker(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    digits_runs_dir: Path,
+    app_uses_training_cluster: str,
+) -> None:
+    import io
+    import time
+    import zipfile
+
+    (run_id,) = copy_runs_owned_by(digits_runs_dir, tmp_path / "runs", None)
+    app = open_train_page_on_digits(monkeypatch, tmp_path, user="Ben")
+    assert app.get("download_button")[0].proto.label == "Download .keras"
+    app.button(key="train_prepare_tflite").click().run()
+    app.button(key="train_prepare_saved_model").click().run()
+    assert not app.exception
+    for kind in ("tflite", "saved_model"):
+        task = app.session_state[f"train_export_{kind}"]
+        assert task.wait(120) and task.state == "finished", task.error
+    time.sleep(0.1)
+    app.run()
+    labels = [button.proto.label for button in app.get("download_button")]
+    assert labels == ["Download .keras", "Download SavedModel (.zip)", "Download TFLite (.tflite)"]
+    saved_model = app.session_state["train_export_saved_model"].result["bytes"]
+    assert "saved_model/saved_model.pb" in zipfile.ZipFile(io.BytesIO(saved_model)).namelist()
+    assert "tensorboard --logdir" in " ".join(caption.value for caption in app.caption)
+    assert run_id in str(app.session_state["train_export_tflite"].run_id)
 
 
 @pytest.mark.parametrize("maker", ["Ana", None], ids=["another student's", "the teacher's"])

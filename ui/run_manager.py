@@ -19,12 +19,12 @@ from core.runs import (
     import_model_as_run,
     list_deleted_runs,
     list_runs,
-    model_file_path,
     purge_deleted_runs,
     rename_run,
     restore_run,
 )
 from ui.datasets import DatasetChoice
+from ui.exports import downloads_ui
 from ui.runs import run_choice_ui
 
 KEEP_DAYS = TRASH_KEEP_SECONDS // (24 * 3600)
@@ -122,13 +122,7 @@ def manage_run_ui(page: str, runs: list[RunSummary], user: str | None) -> None:
     elif pending is not None:
         # The choice moved to another run: a confirmation never carries over to it.
         st.session_state.pop(f"{page}_confirm_delete", None)
-    st.download_button(
-        "Download the model (.keras)",
-        data=model_file_path(run.run_dir).read_bytes(),
-        file_name=f"{run.run_id}.keras",
-        mime="application/octet-stream",
-        key=f"{page}_download",
-    )
+    downloads_ui(page, run)
 
 
 def restore_ui(page: str, user: str | None) -> None:
