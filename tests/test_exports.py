@@ -204,3 +204,17 @@ def test_export_file_names_never_exceed_the_slug_length() -> None:
         assert 1 <= len(stem) <= 60
         assert set(stem) <= set("abcdefghijklmnopqrstuvwxyz0123456789-")
         assert not stem.startswith("-") and not stem.endswith("-")
+
+
+def test_a_trained_run_exported_to_tflite_reads_test_digits_as_the_run_does(
+    digits_runs_dir: Path,
+) -> None:
+    from core.datasets import load_dataset
+    from core.runs import list_runs, load_run
+
+    run = load_run(list_runs(digits_runs_dir)[0].run_dir)
+    images = load_dataset("digits").x_test[:50]
+    expected = run.predict(images).argmax(axis=1)
+    pixels = images.astype(np.float32)  # The exported model takes float32 pixels 0-255.
+    exported = tflite_predictions(tflite_bytes(run.model), pixels).argmax(axis=1)
+    assert np.array_equal(exported, expected)
