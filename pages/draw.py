@@ -19,6 +19,7 @@ from core.training import TrainConfig
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
+from ui.time_machine import checkpoint_ui, keep_playing
 from ui.training import live_training_ui
 from ui.user import ask_for_name_ui, current_user
 
@@ -88,8 +89,11 @@ def guesses_ui(run: Run, model_input, threshold: float) -> None:
     )
 
 
-def canvas_ui(run: Run, other_runs: list[Run]) -> None:
-    """The canvas and everything that follows a stroke; reruns alone, not the whole page."""
+def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
+    """The canvas and everything that follows a stroke; reruns alone, not the whole page.
+
+    `run` is the chosen network at the slider's point `checkpoint`; the other runs as they ended.
+    """
     style = STYLE_OF_DATASET.get(run.dataset, "mnist")
     drawing_column, guess_column = st.columns([1, 1])
     with drawing_column:
@@ -143,7 +147,9 @@ def canvas_ui(run: Run, other_runs: list[Run]) -> None:
         "off-centre drawing the network has never seen."
     )
     with st.expander("Where the network looked (Grad-CAM)"):
-        probe = feature_model_cached(str(run.run_dir), run.record.get("created_at", ""), run.model)
+        probe = feature_model_cached(
+            str(run.run_dir), run.record.get("created_at", ""), checkpoint, run.model
+        )
         heatmap = class_activation(probe, model_input[0])
         st.plotly_chart(
             overlay_figure(model_input[0], heatmap, title="what drove the top guess"),
@@ -207,6 +213,8 @@ if summary is None:
 run = load_run_ui(summary)
 if run is None:
     st.stop()
+# Slide back to the untrained network to see it guess at random, then Play to watch it learn.
+point_run, checkpoint = checkpoint_ui(run, PAGE)
 if is_canvas_run(summary):
     others = [
         candidate
@@ -228,6 +236,7 @@ if is_canvas_run(summary):
         )
         if loaded is not None
     ]
-    st.fragment(canvas_ui)(run, other_runs)
+    st.fragment(canvas_ui)(point_run, checkpoint, other_runs)
 else:
-    upload_ui(run)
+    upload_ui(point_run)
+keep_playing(run, PAGE)

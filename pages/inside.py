@@ -11,18 +11,15 @@ import streamlit as st
 
 from core import session_keys
 from core.datasets import Dataset
-from core.gallery import sample_indices
 from core.inspection import (
     FeatureModel,
     class_activation,
-    embedding,
     feature_maps,
     filter_strengths,
     first_layer_filters,
     saliency,
 )
 from core.plots import (
-    embedding_figure,
     feature_maps_figure,
     filter_strengths_figure,
     filters_figure,
@@ -30,25 +27,20 @@ from core.plots import (
     overlay_figure,
 )
 from core.predictions import top_guesses
-from core.runs import Run, RunSummary
+from core.runs import Run
+from ui.embedding import embedding_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, run_and_dataset_ui
+from ui.time_machine import checkpoint_label, checkpoint_ui, keep_playing
 
 leave_pages_directory_mode()
 
 PAGE = "inside"
 TOP_CLASSES = 3
-EMBEDDING_MIN_IMAGES = 100
-EMBEDDING_MAX_IMAGES = 5000
-EMBEDDING_DEFAULT_IMAGES = 1000
-SELECTION_GALLERY_SIZE = 16
 # Class pickers offer the labels themselves: a selectbox remembers the label the user chose,
 # and one computed from data (a class number, the predicted class's name) would go stale.
 ANY_CLASS = "Any class"
 PREDICTED_CLASS = "The predicted class"
-# The (run folder, sample size) the user asked a t-SNE map for; any other sample shows PCA until
-# the button is pressed again, since t-SNE takes seconds. Not a widget: a button sets it.
-TSNE_REQUEST = f"{PAGE}_tsne_request"
 
 
 @dataclass(frozen=True)
@@ -58,26 +50,6 @@ class PickedImage:
     pixels: np.ndarray
     label: int | None
     description: str
-
-
-def embedding_sample(labels: np.ndarray, num_classes: int, count: int) -> np.ndarray:
-    """About `count` test indices, the same number from each class, in test-set order.
-
-    Some test sets are stored class by class, so their first images would show one class only.
-    """
-    per_class = max(1, -(-count // num_classes))
-    chosen = sample_indices(labels, num_classes, per_class, seed=0).ravel()
-    return np.sort(chosen[chosen >= 0])
-
-
-# t-SNE takes seconds, so its map is kept; the sample is part of it, so clicks map back.
-@st.cache_data(max_entries=8, show_spinner="Placing the test images on a map…")
-def embedding_cached(
-    run_dir: str, created_at: str, count: int, method: str, _run: Run, _dataset: Dataset
-) -> tuple[np.ndarray, np.ndarray]:
-    """The test indices of the sample and their 2-D points (n, 2)."""
-    indices = embedding_sample(_dataset.y_test, len(_run.class_names), count)
-    return indices, embedding(_run.model, _dataset.x_test[indices], method=method)
 
 
 def keep_choice_valid(key: str, options: list) -> None:
@@ -183,8 +155,17 @@ def image_choice_ui(run: Run, dataset: Dataset) -> PickedImage:
     return dataset_image_ui(dataset, run.class_names)
 
 
+def network_name(run: Run, checkpoint: int) -> str:
+    """Who answers: 'The network', 'The untrained network', 'The network at epoch 1.5'."""
+    epochs = run.checkpoints
+    if checkpoint >= len(epochs) - 1:
+        return "The network"
+    label = checkpoint_label(epochs, checkpoint)
+    return "The untrained network" if label == "untrained" else f"The network at {label}"
+
+
 def prediction_ui(
-    picked: PickedImage, probabilities: np.ndarray, class_names: tuple[str, ...]
+    picked: PickedImage, probabilities: np.ndarray, class_names: tuple[str, ...], who: str
 ) -> None:
     """The network's top guesses for the picked image, and whether it got it right."""
     guesses = top_guesses(probabilities, class_names, count=TOP_CLASSES)
@@ -193,7 +174,7 @@ def prediction_ui(
     if picked.label is not None:
         true_name = class_names[picked.label]
         verdict = ": right" if best.class_name == true_name else f", but it is {true_name}"
-    st.markdown(f"The network says **{best.class_name}** ({best.probability:.1%}){verdict}")
+    st.markdown(f"{who} says **{best.class_name}** ({best.probability:.1%}){verdict}")
     st.dataframe(
         {
             "class": [guess.class_name for guess in guesses],
@@ -322,137 +303,6 @@ def filters_ui(run: Run) -> None:
     )
 
 
-def embedding_size_ui(total: int) -> int:
-    """How many test images to place on the map: a slider, or all of a small test set."""
-    if total <= EMBEDDING_MIN_IMAGES:
-        return total
-    largest = min(EMBEDDING_MAX_IMAGES, total)
-    size_key = f"{PAGE}_embedding_size"
-    # The default goes through session state, which also repairs a value another run's
-    # larger test set left behind.
-    if not EMBEDDING_MIN_IMAGES <= st.session_state.get(size_key, 0) <= largest:
-        st.session_state[size_key] = min(EMBEDDING_DEFAULT_IMAGES, largest)
-    return st.slider(
-        "Test images on the map",
-        EMBEDDING_MIN_IMAGES,
-        largest,
-        step=100,
-        key=size_key,
-    )
-
-
-def selected_images(event: Any, image_count: int) -> list[int]:
-    """Test indices of the points selected on the map (each point's customdata)."""
-    points = event.selection.points if event and event.selection else []
-    indices = []
-    for point in points:
-        value = point.get("customdata")
-        if isinstance(value, list):
-            value = value[0] if value else None
-        if value is not None and 0 <= int(value) < image_count:
-            indices.append(int(value))
-    return indices
-
-
-@st.fragment
-def embedding_ui(summary: RunSummary, run: Run, dataset: Dataset) -> None:
-    st.caption(
-        "Each dot is a test image, placed by the activations of the layer before the "
-        "classifier: what the last layer gets to decide from. Separate clusters mean the "
-        "layers before have made the classes easy to tell apart; a dot inside another class's "
-        "cluster is an image the network mixes up. **Click a dot, or drag a box**, to see the "
-        "images."
-    )
-    total = len(dataset.y_test)
-    if total < 3:
-        st.info("A map needs at least 3 test images.", icon=":material/info:")
-        return
-    count = embedding_size_ui(total)
-    sample_name = (str(summary.run_dir), count)
-    method = "tsne" if st.session_state.get(TSNE_REQUEST) == sample_name else "pca"
-    left, right = st.columns([3, 1], vertical_alignment="center")
-    if method == "tsne":
-        left.caption(
-            "**t-SNE** keeps neighbours together: the clusters mean something, but not the "
-            "distances between them or their sizes."
-        )
-        right.button(
-            "Back to PCA",
-            on_click=st.session_state.pop,
-            args=(TSNE_REQUEST, None),
-            key=f"{PAGE}_pca",
-            width="stretch",
-        )
-    else:
-        left.caption(
-            "**PCA** shows the two directions along which the activations vary most: faithful "
-            "but crowded. t-SNE separates clusters better and takes a few seconds."
-        )
-        right.button(
-            "Run t-SNE",
-            icon=":material/scatter_plot:",
-            on_click=st.session_state.__setitem__,
-            args=(TSNE_REQUEST, sample_name),
-            key=f"{PAGE}_tsne",
-            width="stretch",
-        )
-    try:
-        sample, points = embedding_cached(
-            str(summary.run_dir), summary.created_at, count, method, run, dataset
-        )
-    except ValueError as error:
-        st.info(f"No map for this network: {error}", icon=":material/info:")
-        return
-    figure = embedding_figure(
-        points,
-        dataset.y_test[sample],
-        run.class_names,
-        title=f"{len(sample):,} test images by {'t-SNE' if method == 'tsne' else 'PCA'}",
-    )
-    # The figure numbers the points by their place in the sample; number them by test image
-    # instead, so the hover, the gallery and the image picker name an image alike.
-    for trace in figure.data:
-        trace.customdata = sample[np.asarray(trace.customdata)]
-    event = st.plotly_chart(
-        figure,
-        width="stretch",
-        on_select="rerun",
-        selection_mode=("points", "box", "lasso"),
-        # One chart per sample: a selection made on another run's map means other images.
-        key=f"{PAGE}_embedding_{summary.run_dir.name}_{count}",
-    )
-    selected = selected_images(event, len(dataset.y_test))
-    if not selected:
-        st.caption("Nothing selected yet.")
-        return
-    chosen = np.asarray(selected[:SELECTION_GALLERY_SIZE])
-    predictions = run.predict(dataset.x_test[chosen]).argmax(axis=1)
-    names = run.class_names
-    titles = [
-        f"#{index:,}: {names[dataset.y_test[index]]}"
-        + ("" if predicted == dataset.y_test[index] else f" → {names[predicted]}")
-        for index, predicted in zip(chosen, predictions, strict=True)
-    ]
-    more = f", the first {len(chosen)} shown" if len(selected) > len(chosen) else ""
-    st.markdown(
-        f"**{len(selected):,} selected{more}**: true class, then the network's guess if wrong."
-    )
-    st.plotly_chart(
-        image_grid_figure(dataset.x_test[chosen], titles),
-        width="stretch",
-        key=f"{PAGE}_selected",
-    )
-    if st.button(
-        f"Look inside test image #{chosen[0]:,}",
-        icon=":material/visibility:",
-        on_click=show_test_image,
-        args=(int(chosen[0]),),
-        key=f"{PAGE}_open_selected",
-    ):
-        # The picker sits outside this fragment: the whole page shows the new image.
-        st.rerun()
-
-
 st.title("Inside the network")
 st.write(
     "Open a trained network up: see what each layer makes of one image, the patterns its "
@@ -462,8 +312,12 @@ picked_run = run_and_dataset_ui(PAGE)
 if picked_run is None:
     st.stop()
 summary, run, dataset = picked_run
+# Everything but the map shows the network at the slider's point: untrained, along the way, end.
+point_run, checkpoint = checkpoint_ui(run, PAGE)
 try:
-    feature_model = feature_model_cached(str(summary.run_dir), summary.created_at, run.model)
+    feature_model = feature_model_cached(
+        str(summary.run_dir), summary.created_at, checkpoint, point_run.model
+    )
 except ValueError as error:
     st.error(f"There is nothing to look inside: {error}", icon=":material/error:")
     st.stop()
@@ -471,14 +325,14 @@ except ValueError as error:
 picker_column, image_column, prediction_column = st.columns([3, 1, 2])
 with picker_column:
     picked = image_choice_ui(run, dataset)
-probabilities = run.predict(picked.pixels)[0]
+probabilities = point_run.predict(picked.pixels)[0]
 image_column.plotly_chart(
     image_grid_figure(picked.pixels[np.newaxis], [picked.description]),
     width="stretch",
     key=f"{PAGE}_image",
 )
 with prediction_column:
-    prediction_ui(picked, probabilities, run.class_names)
+    prediction_ui(picked, probabilities, run.class_names, network_name(run, checkpoint))
 
 maps_tab, attention_tab, filters_tab, embedding_tab = st.tabs(
     ["Feature maps", "Where it looks", "Filters", "Embedding"]
@@ -488,6 +342,12 @@ with maps_tab:
 with attention_tab:
     class_activation_ui(feature_model, picked, probabilities, run.class_names)
 with filters_tab:
-    filters_ui(run)
+    filters_ui(point_run)
 with embedding_tab:
-    embedding_ui(summary, run, dataset)
+    if checkpoint < len(run.checkpoints) - 1:
+        st.caption(
+            "The map shows the network as it ended, whatever the slider says: placing every "
+            "test image takes seconds, too long to follow the slider."
+        )
+    embedding_ui(summary, run, dataset, PAGE, show_test_image)
+keep_playing(run, PAGE)

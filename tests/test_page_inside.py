@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import base64
 import json
 import shutil
 from pathlib import Path
@@ -72,10 +73,9 @@ def test_inside_page_shows_feature_maps_grad_cam_filters_and_the_map(
     assert "the predicted class" in page_text(app)
     guesses = app.dataframe[0].value
     assert len(guesses) == 3 and guesses["probability"].is_monotonic_decreasing
-    # The map takes as many of the 300 test images from each class: 30, or all of a smaller one.
-    per_class = np.bincount(load_dataset("digits").y_test)
-    on_map = np.minimum(per_class, 30).sum()
-    assert f"{on_map} test images by PCA" in chart_texts(app)
+    # At the default size the map is the one saved with the run: up to 100 test images of each
+    # class, so all 300 of Digits.
+    assert "300 test images by PCA" in chart_texts(app)
     assert any(text.startswith(" | conv2") for text in chart_texts(app)), "filter strengths"
 
 
@@ -201,3 +201,249 @@ def test_a_run_whose_dataset_is_missing_says_what_to_fetch(
     assert "Could not download" in app.error[0].value
     assert "mnist/ with the four IDX files" in app.info[0].value
     assert not app.get("plotly_chart")
+
+
+def chart_spec(app: AppTest, key: str) -> dict:
+    """The Plotly figure of the chart drawn under `key`."""
+    (chart,) = [chart for chart in app.get("plotly_chart") if chart.key == key]
+    return json.loads(chart.proto.spec)
+
+
+def map_trace_points(app: AppTest, run_key: str) -> dict[str, list[float]]:
+    """The embedding map's x coordinates by class name, as drawn."""
+    keys = [chart.key for chart in app.get("plotly_chart") if chart.key.startswith(run_key)]
+    assert len(keys) == 1, keys
+    return {trace["name"]: plotly_values(trace["x"]) for trace in chart_spec(app, keys[0])["data"]}
+
+
+def plotly_values(values: list | dict) -> list[float]:
+    """An array from a Plotly figure's JSON: a list, or Plotly's typed base64 form."""
+    if isinstance(values, dict):
+        data = base64.b64decode(values["bdata"])
+        return np.frombuffer(data, dtype=np.dtype(values["dtype"])).tolist()
+    return list(values)
+
+
+def stored_x_by_class(embedding: dict, method: str) -> dict[str, list[float]]:
+    points, labels = embedding[method], embedding["labels"]
+    return {str(label): points[labels == label, 0].tolist() for label in np.unique(labels).tolist()}
+
+
+def embedding_must_not_run(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Make any map computed on the page fail the test: only stored maps may be drawn."""
+    import core.inspection
+
+    def computed(*arguments, **keywords):
+        raise AssertionError("the page computed a map instead of using the stored one")
+
+    monkeypatch.setattr(core.inspection, "embedding", computed)
+
+
+def copied_run(digits_runs_dir: Path, tmp_path: Path) -> tuple[Path, Path]:
+    """A copy of the Digits runs folder, to change a run's files: (runs folder, the run)."""
+    runs_dir = tmp_path / "runs"
+    shutil.copytree(digits_runs_dir, runs_dir)
+    (run_dir,) = runs_dir.iterdir()
+    return runs_dir, run_dir
+
+
+def test_the_time_slider_shows_the_untrained_network_s_guess_and_filters(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    app = open_inside(monkeypatch, digits_runs_dir, tmp_path)
+    slider = app.select_slider(key="inside_checkpoint")
+    labels = list(slider.options)
+    assert labels[0] == "untrained" and labels[-1].startswith("end (epoch")
+    assert slider.value == len(labels) - 1, "a run opens as it ended"
+    trained = app.dataframe[0].value["probability"].tolist()
+    trained_filters = chart_spec(app, "inside_filters")["data"]
+    assert "The network says" in page_text(app)
+    assert "as it ended, whatever the slider says" not in page_text(app)
+
+    slider.set_value(0).run()
+    assert not app.exception and not app.error
+    untrained = app.dataframe[0].value["probability"].tolist()
+    assert untrained != trained
+    assert "The untrained network says" in page_text(app)
+    assert chart_spec(app, "inside_filters")["data"] != trained_filters
+    assert any("Grad-CAM for" in text for text in chart_texts(app))
+    # The map stays on the finished network, and says so.
+    assert "as it ended, whatever the slider says" in page_text(app)
+    assert "300 test images by PCA" in chart_texts(app)
+
+    app.select_slider(key="inside_checkpoint").set_value(1).run()
+    assert f"The network at {labels[1]} says" in page_text(app)
+    app.select_slider(key="inside_checkpoint").set_value(len(labels) - 1).run()
+    assert app.dataframe[0].value["probability"].tolist() == trained
+
+
+def test_play_steps_through_every_point_and_stops_at_the_end(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    import ui.time_machine
+    from core.runs import Run
+
+    monkeypatch.setattr(ui.time_machine, "PLAY_SECONDS", 0.0)
+    shown: list[int] = []
+    at_checkpoint = Run.at_checkpoint
+
+    def spy(self: Run, index: int) -> Run:
+        shown.append(index)
+        return at_checkpoint(self, index)
+
+    monkeypatch.setattr(Run, "at_checkpoint", spy)
+    app = open_inside(monkeypatch, digits_runs_dir, tmp_path)
+    last = len(app.select_slider(key="inside_checkpoint").options) - 1
+    shown.clear()
+    app.button(key="inside_checkpoint_play").click().run()
+    assert not app.exception
+    # Play from the end starts again from the untrained network and shows each point once.
+    assert shown == list(range(last + 1))
+    assert app.select_slider(key="inside_checkpoint").value == last
+    assert not app.session_state["inside_checkpoint_playing"]
+    assert app.button(key="inside_checkpoint_play").label == "Play"
+
+    # Playing from a point halfway carries on from there.
+    app.select_slider(key="inside_checkpoint").set_value(last - 2).run()
+    shown.clear()
+    app.session_state["inside_checkpoint_playing"] = True
+    app.run()
+    assert shown == [last - 2, last - 1, last]
+    assert app.select_slider(key="inside_checkpoint").value == last
+
+
+def test_the_map_opens_from_the_stored_pca_without_computing_it(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    from core.timeline import EMBEDDING_FILE_NAME, read_embedding
+
+    (run_dir,) = digits_runs_dir.iterdir()
+    stored = read_embedding(run_dir / EMBEDDING_FILE_NAME)
+    assert "tsne" not in stored
+    embedding_must_not_run(monkeypatch)
+    app = open_inside(monkeypatch, digits_runs_dir, tmp_path)
+    assert not app.exception
+    assert "300 test images by PCA" in chart_texts(app)
+    assert map_trace_points(app, "inside_embedding_") == stored_x_by_class(stored, "pca")
+
+    # Another sample size is computed on the page, as before.
+    app.slider(key="inside_embedding_size").set_value(200).run()
+    assert "computed a map" in str(app.exception[0].value)
+
+
+def test_a_stored_t_sne_map_shows_at_once(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    from core.timeline import EMBEDDING_FILE_NAME, read_embedding, store_embedding_map
+
+    runs_dir, run_dir = copied_run(digits_runs_dir, tmp_path)
+    stored = read_embedding(run_dir / EMBEDDING_FILE_NAME)
+    tsne = np.random.default_rng(0).normal(size=(len(stored["indices"]), 2))
+    store_embedding_map(run_dir, stored["indices"], stored["labels"], tsne=tsne)
+    embedding_must_not_run(monkeypatch)
+    app = open_inside(monkeypatch, runs_dir, tmp_path)
+    app.button(key="inside_tsne").click().run()
+    assert not app.exception
+    assert "300 test images by t-SNE" in chart_texts(app)
+    expected = stored_x_by_class({**stored, "tsne": tsne.astype(np.float32)}, "tsne")
+    assert map_trace_points(app, "inside_embedding_") == expected
+    assert not app.get("progress")
+    app.button(key="inside_pca").click().run()
+    assert "300 test images by PCA" in chart_texts(app)
+
+
+class FakeEngine:
+    """Stands in for the server's training engine: the map tasks it was asked for."""
+
+    def __init__(self, task=None) -> None:
+        self.task = task
+        self.submitted: list[dict] = []
+
+    def side_task(self, kind: str, run_id: str):
+        return self.task if kind == "map" else None
+
+    def submit_map(self, run_dir, **keywords):
+        from core.engine import SideTask
+
+        self.submitted.append({"run_dir": Path(run_dir), **keywords})
+        self.task = SideTask(
+            task_id="map-1", kind="map", run_id=Path(run_dir).name, expected_seconds=8
+        )
+        return self.task
+
+
+def test_a_t_sne_map_made_on_a_worker_shows_its_progress_then_the_map(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    import time
+
+    import ui.embedding
+    from core.timeline import EMBEDDING_FILE_NAME, read_embedding, store_embedding_map
+
+    runs_dir, run_dir = copied_run(digits_runs_dir, tmp_path)
+    engine = FakeEngine()
+    monkeypatch.setattr(ui.embedding, "started_engine", lambda: engine)
+    embedding_must_not_run(monkeypatch)
+    app = open_inside(monkeypatch, runs_dir, tmp_path)
+    assert not engine.submitted, "nothing is asked of the workers before the button"
+
+    # No task for this run yet (a run from the command line): the button asks a worker.
+    app.button(key="inside_tsne").click().run()
+    assert not app.exception
+    (submitted,) = engine.submitted
+    assert submitted["run_dir"] == run_dir and submitted["dataset_name"] == "digits"
+    (bar,) = app.get("progress")
+    assert bar.value == 0 and "waiting for a free worker" in bar.text
+    assert "300 test images by PCA" in chart_texts(app), "PCA meanwhile"
+
+    engine.task.state = "running"
+    engine.task.started_at = time.monotonic() - 2
+    app.run()
+    (bar,) = app.get("progress")
+    assert 20 <= bar.value <= 30 and "about 6 s left" in bar.text
+    assert len(engine.submitted) == 1, "one task per run"
+
+    stored = read_embedding(run_dir / EMBEDDING_FILE_NAME)
+    tsne = np.random.default_rng(1).normal(size=(len(stored["indices"]), 2))
+    store_embedding_map(run_dir, stored["indices"], stored["labels"], tsne=tsne)
+    engine.task.state = "finished"
+    app.run()
+    assert not app.exception and not app.get("progress")
+    assert "300 test images by t-SNE" in chart_texts(app)
+
+
+def test_a_map_the_worker_could_not_make_is_made_on_the_page(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path, digits_runs_dir: Path
+) -> None:
+    import ui.embedding
+    from core.engine import SideTask
+
+    failed = SideTask(task_id="map-2", kind="map", run_id="x", expected_seconds=8)
+    failed.state, failed.error = "failed", "the worker died"
+    monkeypatch.setattr(ui.embedding, "started_engine", lambda: FakeEngine(failed))
+    app = open_inside(monkeypatch, digits_runs_dir, tmp_path)
+    app.button(key="inside_tsne").click().run()
+    assert not app.exception and not app.get("progress")
+    assert "could not make the map (the worker died)" in page_text(app)
+    assert "300 test images by t-SNE" in chart_texts(app)
+
+
+def test_the_t_sne_button_asks_the_training_cluster_and_its_map_follows(
+    monkeypatch: pytest.MonkeyPatch,
+    tmp_path: Path,
+    digits_runs_dir: Path,
+    app_uses_training_cluster: str,
+) -> None:
+    from ui.engine import training_engine
+
+    runs_dir, run_dir = copied_run(digits_runs_dir, tmp_path)
+    engine = training_engine()  # Started as the Train page starts it; Inside never does.
+    embedding_must_not_run(monkeypatch)  # The worker is another process: this is the server.
+    app = open_inside(monkeypatch, runs_dir, tmp_path)
+    app.button(key="inside_tsne").click().run()
+    assert not app.exception
+    task = engine.side_task("map", run_dir.name)
+    assert task is not None and task.wait(120) and task.state == "finished", task and task.error
+    app.run()
+    assert not app.exception and not app.get("progress")
+    assert "300 test images by t-SNE" in chart_texts(app)

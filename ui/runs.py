@@ -101,10 +101,16 @@ def run_dataset_ui(run: Run, page: str) -> Dataset | None:
     return load_dataset_ui(choice, page)
 
 
-# One probe model per run, shared and never changed, like the run's own model.
-@st.cache_resource(max_entries=4, show_spinner="Preparing the probes…")
-def feature_model_cached(run_dir: str, created_at: str, _model: Any) -> FeatureModel:
-    """build_feature_model once per run; created_at keys it so a replaced run folder rebuilds."""
+# One probe model per point of a run, shared and never changed, like the run's own model.
+# Room for every point of a run or two, so Play does not rebuild them on each pass.
+@st.cache_resource(max_entries=24, show_spinner="Preparing the probes…")
+def feature_model_cached(
+    run_dir: str, created_at: str, checkpoint: int, _model: Any
+) -> FeatureModel:
+    """build_feature_model once per run and checkpoint index (the run's own point is the last).
+
+    created_at keys it so a replaced run folder rebuilds.
+    """
     from core.inspection import build_feature_model
 
     return build_feature_model(_model)

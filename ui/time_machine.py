@@ -85,7 +85,11 @@ def checkpoint_ui(run: Run, page: str) -> tuple[Run, int]:
         args=(page, count),
         width="stretch",
     )
-    return run.at_checkpoint(index), index
+    try:
+        return run.at_checkpoint(index), index
+    except ValueError as error:  # A damaged checkpoints file: the run itself still works.
+        st.warning(f"{error} Showing the network as it ended.", icon=":material/warning:")
+        return run, count - 1
 
 
 def keep_playing(run: Run, page: str) -> None:
@@ -97,7 +101,11 @@ def keep_playing(run: Run, page: str) -> None:
     if index >= count - 1:
         st.session_state[_playing_key(page)] = False
         return
+    placeholder = st.empty()
     time.sleep(PLAY_SECONDS)
+    # Sending any element lets Streamlit end this run here if the student pressed Pause or
+    # moved the slider during the pause; otherwise the next run would step on regardless.
+    placeholder.empty()
     st.session_state[_next_key(page)] = index + 1
     if index + 1 >= count - 1:
         st.session_state[_playing_key(page)] = False
