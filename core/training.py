@@ -578,8 +578,8 @@ class TrainingMonitor:
         self._report_loss_sum = 0.0
         self._report_accuracy_sum = 0.0
         self._high_loss_reports = 0
-        self._checkpoint_plan: tuple[int, tuple[int, ...]] = (-1, ())
-        self._last_checkpoint_step = 0
+        self._checkpoint_fractions: tuple[float, ...] | None = None
+        self._checkpoints_taken = 0
 
     # Keras hooks.
 
@@ -623,8 +623,7 @@ class TrainingMonitor:
             self._report(now, logs or {})
             if self.model.stop_training:
                 return
-        if self.keep_checkpoint is not None and self._checkpoint_due():
-            self._last_checkpoint_step = self.step
+        if self.keep_checkpoint is not None and self._checkpoint_due(now):
             self.keep_checkpoint(self.step)
         self._set_learning_rate(self.step / self.planned_steps)
 
@@ -675,15 +674,37 @@ class TrainingMonitor:
 
     # Helpers.
 
-    def _checkpoint_due(self) -> bool:
-        """Whether this step is the next point of core.timeline.checkpoint_steps's plan."""
-        planned = int(self.planned_steps)
-        if self._checkpoint_plan[0] != planned:
-            # A time budget moves the planned end; the points move with it.
-            self._checkpoint_plan = (planned, checkpoint_steps(planned, self.steps_per_epoch))
-        return any(
-            self._last_checkpoint_step < step <= self.step for step in self._checkpoint_plan[1]
-        )
+    def _checkpoint_due(self, now: float) -> bool:
+        """Whether the run has reached its next point of core.timeline.checkpoint_steps's plan.
+
+        The plan is made once, when the run's length is known (for a time budget, after the
+        first steps are timed), as fractions of the run. A run that its budget ends measures
+        its progress in time, which moves steadily while the planned steps jump about (the
+        validation pass at each epoch's end slows the estimate), so the points come evenly.
+        """
+        if self._checkpoint_fractions is None:
+            if self.time_budget_seconds is not None and self.step < 3:
+                return False
+            planned = self.planned_steps
+            steps = checkpoint_steps(planned, self.steps_per_epoch)
+            self._checkpoint_fractions = tuple(step / planned for step in steps)
+        if self.time_budget_seconds is not None and self.planned_steps < self.full_steps:
+            # Counted from the end of the first step: tracing the graph is not training.
+            origin = self.first_step_time if self.first_step_time is not None else now
+            usable_seconds = self.time_budget_seconds * TIME_BUDGET_SAFETY
+            progress = (now - origin) / max(usable_seconds - (origin - self.start_time), 1e-9)
+        else:
+            progress = self.step / self.planned_steps
+        fractions = self._checkpoint_fractions
+        due = False
+        while (
+            self._checkpoints_taken < len(fractions)
+            and progress >= fractions[self._checkpoints_taken]
+        ):
+            # Points passed in one step (a budget that shrank suddenly) make one checkpoint.
+            self._checkpoints_taken += 1
+            due = True
+        return due and self.step < self.planned_steps
 
     def _set_learning_rate(self, progress: float) -> None:
         self.learning_rate = learning_rate_at(self.schedule, self.peak_learning_rate, progress)
@@ -910,15 +931,11 @@ def train(
     def refresh_statistics() -> None:
         refresher(dataset.x_train, train_indices)
 
-    checkpoint_epochs: list[float] = []
+    checkpoint_steps_taken: list[int] = []
     checkpoint_weights: list[list[np.ndarray]] = []
 
     def keep_checkpoint(step: int) -> None:
-        if 0 < step < SHORT_RUN_STEPS:
-            # Early on the moving batch-norm statistics still remember their start; the
-            # network kept here is read with statistics of its own weights, as the run is.
-            refresh_statistics()
-        checkpoint_epochs.append(step / steps_per_epoch)
+        checkpoint_steps_taken.append(step)
         checkpoint_weights.append(compact_weights(model.get_weights()))
 
     monitor = TrainingMonitor(
@@ -962,6 +979,9 @@ def train(
     if status != "diverged":
         refresh_statistics()
         test_loss, test_accuracy = evaluate_predictions(predict, dataset.x_test, dataset.y_test)
+        checkpoint_weights = _refresh_checkpoint_statistics(
+            model, checkpoint_steps_taken, checkpoint_weights, dataset.x_train, train_indices
+        )
     evaluation_seconds = time.perf_counter() - evaluation_start
     message = monitor.message or _summary_message(status, monitor.stop_reason, test_accuracy)
     return TrainResult(
@@ -990,9 +1010,38 @@ def train(
             "tensorflow": tf.__version__,
             "keras": keras.__version__,
         },
-        checkpoint_epochs=tuple(checkpoint_epochs),
+        checkpoint_epochs=tuple(step / steps_per_epoch for step in checkpoint_steps_taken),
         checkpoint_weights=tuple(checkpoint_weights),
     )
+
+
+def _refresh_checkpoint_statistics(
+    model: keras.Model,
+    steps: Sequence[int],
+    weights: list[list[np.ndarray]],
+    images: np.ndarray,
+    indices: np.ndarray,
+) -> list[list[np.ndarray]]:
+    """The kept networks of a short run, their batch-norm statistics made from their weights.
+
+    Early on the moving statistics still remember their start, as the run's own do before its
+    refresh (make_statistics_refresher). Done after training, on a copy, so that keeping a
+    point never takes time from the run or changes it.
+    """
+    import keras
+    from keras import layers
+
+    short = [position for position, step in enumerate(steps) if 0 < step < SHORT_RUN_STEPS]
+    if not short or not any(isinstance(layer, layers.BatchNormalization) for layer in model.layers):
+        return weights
+    copy = keras.models.clone_model(model)
+    refresh = make_statistics_refresher(copy)
+    refreshed = list(weights)
+    for position in short:
+        copy.set_weights([np.asarray(array, dtype=np.float32) for array in weights[position]])
+        refresh(images, indices)
+        refreshed[position] = compact_weights(copy.get_weights())
+    return refreshed
 
 
 def _summary_message(status: str, stop_reason: str, test_accuracy: float | None) -> str:
