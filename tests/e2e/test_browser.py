@@ -120,7 +120,8 @@ def test_clicking_a_confusion_cell_shows_its_test_images(
     expect(page.get_by_text("Showing the most confused pair")).to_be_visible(timeout=60_000)
     # Point 0 is the top-left cell: true class 0 predicted as 0.
     # Plotly listens on its drag layer above the markers: click through to the point.
-    page.locator(".js-plotly-plot .scatterlayer .point").first.click(force=True)
+    matrix = page.locator(".js-plotly-plot").filter(has_text="true class")
+    matrix.locator(".scatterlayer .point").first.click(force=True)
     expect(page.get_by_text("test images of 0 read correctly as 0")).to_be_visible(timeout=30_000)
     wait_until_idle(page)
     take_screenshot(page, "evaluate.png")
