@@ -17,6 +17,9 @@ CUSTOM_DATASET_NAME = "custom"
 IMAGE_SUFFIXES = (".png", ".jpg", ".jpeg")
 # Folders that archivers add and that hold no images of the user's.
 IGNORED_PREFIXES = ("__MACOSX/",)
+# Why a file was skipped, for the import report; files outside class folders are told apart.
+OUTSIDE_CLASS_FOLDER = "it is not inside a class folder"
+NOT_AN_IMAGE_NAME = "it is not a .png, .jpg or .jpeg file"
 
 
 @dataclass(frozen=True)
@@ -139,11 +142,11 @@ def load_image_zip(
                 continue
             location = _class_and_file(name)
             if location is None:
-                skipped.append((name, "it is not inside a class folder"))
+                skipped.append((name, OUTSIDE_CLASS_FOLDER))
                 continue
             class_name, file_name = location
             if not file_name.lower().endswith(IMAGE_SUFFIXES):
-                skipped.append((name, "it is not a .png, .jpg or .jpeg file"))
+                skipped.append((name, NOT_AN_IMAGE_NAME))
                 continue
             try:
                 pixels = decode_image(bundle.read(info), options)
@@ -154,11 +157,45 @@ def load_image_zip(
     return _split_classes(images_by_class, skipped, options)
 
 
+def _because(names: Sequence[str], why: str) -> str:
+    """'because they are <why> (a.txt, b.csv, c.gif, …)', naming at most three of the files."""
+    shown = ", ".join(posixpath.basename(name) for name in names[:3])
+    more = ", …" if len(names) > 3 else ""
+    return f"because {'they are' if len(names) != 1 else 'it is'} {why} ({shown}{more})"
+
+
+def no_images_message(skipped: Sequence[tuple[str, str]]) -> str:
+    """Why an upload gave no image at all, counting the skipped files by what was wrong."""
+    advice = (
+        "Put PNG or JPEG images in one folder per class (for example cats/ and dogs/), zip "
+        "the folders and upload the .zip again."
+    )
+    if not skipped:
+        return f"The .zip holds no files at all. {advice}"
+    outside = [name for name, reason in skipped if reason == OUTSIDE_CLASS_FOLDER]
+    not_images = [name for name, reason in skipped if reason != OUTSIDE_CLASS_FOLDER]
+    files = f"{len(skipped):,} file{'s were' if len(skipped) != 1 else ' was'} skipped"
+    if not outside:
+        reasons = _because(not_images, "not PNG or JPEG images")
+        return f"The .zip holds no images: {files} {reasons}. {advice}"
+    if not not_images:
+        reasons = _because(outside, "not inside a class folder")
+    else:
+        reasons = (
+            f"{len(not_images):,} {_because(not_images, 'not PNG or JPEG images')} and "
+            f"{len(outside):,} {_because(outside, 'not inside a class folder')}"
+        )
+        files += ","
+    return f"The .zip holds no images in class folders: {files} {reasons}. {advice}"
+
+
 def _split_classes(
     images_by_class: dict[str, list[np.ndarray]],
     skipped: Sequence[tuple[str, str]],
     options: ImageFolderOptions,
 ) -> tuple[Dataset, ImportReport]:
+    if not images_by_class:
+        raise DatasetError(no_images_message(skipped))
     small = [name for name, images in images_by_class.items() if len(images) < 2]
     if small:
         raise DatasetError(

@@ -280,6 +280,42 @@ def _check_md5(path: Path, expected_md5: str) -> None:
         )
 
 
+def plain_download_reason(error: BaseException) -> str:
+    """Why a download failed, in a few plain words, from its exception and what it wraps.
+
+    Keras and urllib wrap the cause (Keras re-raises a bare Exception), so the chain is read.
+    """
+    chain = []
+    link: BaseException | None = error
+    while link is not None and len(chain) < 8:
+        chain.append(link)
+        link = link.__cause__ or link.__context__
+    for link in chain:
+        if isinstance(link, urllib.error.HTTPError):
+            return "the server does not have it" if link.code == 404 else "the server refused it"
+        if isinstance(link, urllib.error.ContentTooShortError):
+            return "the download stopped halfway"
+        if isinstance(link, urllib.error.URLError):
+            if isinstance(link.reason, TimeoutError):
+                return "the server did not answer in time"
+            return "the server could not be reached; this machine may be offline"
+        if isinstance(link, TimeoutError):
+            return "the server did not answer in time"
+        if isinstance(link, (OSError, http.client.HTTPException)):
+            return "the connection broke off"
+    if isinstance(error, ValueError) and "hash" in str(error):
+        return "what came back is not the official file (its checksum differs)"
+    return "the download failed"
+
+
+def offline_advice(destination: Path, url: str) -> str:
+    """What to do when a file cannot be downloaded: put it in place by hand, or go online."""
+    return (
+        f"Put {destination.name} in the data folder as {destination} (on a machine that is "
+        f"online, fetch it from {url}), or connect this machine to the internet and try again."
+    )
+
+
 def _download(urls: Sequence[str], destination: Path, md5: str) -> None:
     """Fetch the first URL that works into destination, checking the published MD5.
 
@@ -289,7 +325,7 @@ def _download(urls: Sequence[str], destination: Path, md5: str) -> None:
     import keras  # Imported here: TensorFlow costs 5 s and 790 MB, paid only when downloading.
 
     destination.parent.mkdir(parents=True, exist_ok=True)
-    failures = []
+    reasons: list[str] = []
     for url in urls:
         with tempfile.TemporaryDirectory(dir=destination.parent) as staging:
             try:
@@ -302,14 +338,16 @@ def _download(urls: Sequence[str], destination: Path, md5: str) -> None:
                     cache_subdir=".",
                 )
             except Exception as error:  # Keras wraps network errors in bare Exceptions.
-                failures.append(f"{url}: {error}")
+                reason = plain_download_reason(error)
+                if reason not in reasons:
+                    reasons.append(reason)
                 continue
             os.replace(fetched, destination)
             return
+    # A plain reason only: Python's exception text means nothing to a student.
     raise DatasetError(
-        f"Could not download {destination.name}; tried "
-        + "; ".join(failures)
-        + f". If this machine is offline, fetch the file elsewhere and put it at {destination}."
+        f"Could not download {destination.name}: {'; '.join(reasons)}. "
+        + offline_advice(destination, urls[0])
     )
 
 
@@ -557,7 +595,8 @@ def quickdraw_url(base_url: str, category: str) -> str:
     return f"{base_url.rstrip('/')}/{urllib.parse.quote(category)}.npy"
 
 
-def _http_range(url: str, start: int, end_inclusive: int) -> bytes:
+def _http_range(url: str, start: int, end_inclusive: int, destination: Path) -> bytes:
+    """Bytes start to end_inclusive of `url`, the file to be kept at `destination`."""
     request = urllib.request.Request(url, headers={"Range": f"bytes={start}-{end_inclusive}"})
     try:
         with urllib.request.urlopen(request, timeout=30) as response:
@@ -567,12 +606,10 @@ def _http_range(url: str, start: int, end_inclusive: int) -> bytes:
                     "server must support Range requests to fetch only part of a file."
                 )
             data = response.read()
-    except urllib.error.HTTPError as error:
-        raise DatasetError(f"Could not fetch {url}: HTTP {error.code} {error.reason}.") from error
     except (urllib.error.URLError, http.client.HTTPException, TimeoutError, OSError) as error:
         raise DatasetError(
-            f"Could not fetch {url} ({error!r}). If this machine is offline, download the file "
-            "elsewhere and put it in the data folder's quickdraw/ folder."
+            f"Could not download {destination.name} of Quick, Draw!: "
+            f"{plain_download_reason(error)}. " + offline_advice(destination, url)
         ) from error
     if len(data) != end_inclusive - start + 1:
         raise DatasetError(
@@ -582,15 +619,17 @@ def _http_range(url: str, start: int, end_inclusive: int) -> bytes:
     return data
 
 
-def _fetch_quickdraw_head(url: str, count: int) -> tuple[np.ndarray, int]:
+def _fetch_quickdraw_head(url: str, count: int, destination: Path) -> tuple[np.ndarray, int]:
     """The first count drawings of a remote numpy_bitmap file, and how many it holds."""
-    head = _http_range(url, 0, 1023)
+    head = _http_range(url, 0, 1023, destination)
     shape, dtype, data_offset = parse_npy_header(head, source=url)
     available = _check_bitmap_header(shape, dtype, url)
     count = min(count, available)
     if count == 0:
         return np.empty((0, QUICKDRAW_IMAGE_BYTES), dtype=np.uint8), available
-    body = _http_range(url, data_offset, data_offset + count * QUICKDRAW_IMAGE_BYTES - 1)
+    body = _http_range(
+        url, data_offset, data_offset + count * QUICKDRAW_IMAGE_BYTES - 1, destination
+    )
     return np.frombuffer(body, dtype=np.uint8).reshape(count, QUICKDRAW_IMAGE_BYTES), available
 
 
@@ -638,7 +677,7 @@ def _quickdraw_bitmaps(folder: Path, category: str, count: int, base_url: str) -
         if json.loads(marker.read_text())["available"] <= len(cached):
             return cached
     url = quickdraw_url(base_url, category)
-    bitmaps, available = _fetch_quickdraw_head(url, count)
+    bitmaps, available = _fetch_quickdraw_head(url, count, path)
     _write_npy_atomically(path, bitmaps)
     marker.write_text(json.dumps({"url": url, "available": available}))
     return bitmaps

@@ -340,6 +340,35 @@ def _model_from_bytes(model_bytes: bytes) -> keras.Model:
         return keras.models.load_model(path, compile=False)
 
 
+def run_at_low_priority(function: Callable[[], Any]) -> Any:
+    """Call `function` on a thread of its own at the lowest CPU priority, and return its result.
+
+    A background side task (a finished run's t-SNE map) shares a worker with the next
+    training: at nice 19 it takes only the CPU the training leaves, so students' trainings
+    keep their speed and the map comes in the trainers' spare time. A fresh thread, because a
+    thread's priority cannot be raised back without privileges, and the worker's own threads
+    go on to run trainings.
+    """
+    outcome: dict[str, Any] = {}
+
+    def work() -> None:
+        try:
+            os.setpriority(os.PRIO_PROCESS, threading.get_native_id(), 19)
+        except (AttributeError, OSError):  # Not Linux, or not allowed: run as it is.
+            pass
+        try:
+            outcome["value"] = function()
+        except BaseException as error:  # Handed to the caller's thread below.
+            outcome["error"] = error
+
+    thread = threading.Thread(target=work, name="convlab-side-task-low", daemon=True)
+    thread.start()
+    thread.join()
+    if "error" in outcome:
+        raise outcome["error"]
+    return outcome["value"]
+
+
 def map_on_worker(
     model_bytes: bytes,
     dataset_name: str,
@@ -362,7 +391,10 @@ def map_on_worker(
             dataset = _load_builtin_dataset(dataset_name, categories, per_class, None)
         model = _model_from_bytes(model_bytes)
         indices = stratified_sample(dataset.y_test, len(dataset.class_names), EMBEDDING_IMAGES)
-        points = embedding(model, dataset.x_test[indices], method="tsne", tsne_threads=1)
+        images = dataset.x_test[indices]
+        points = run_at_low_priority(
+            lambda: embedding(model, images, method="tsne", tsne_threads=1)
+        )
         return {"indices": indices, "labels": dataset.y_test[indices], "tsne": points}
     except (DatasetError, ValueError, OSError) as error:
         return {"error": str(error)}
@@ -379,6 +411,7 @@ def export_on_worker(model_bytes: bytes, kind: str, task_id: str) -> dict[str, A
     try:
         model = _model_from_bytes(model_bytes)
         export = saved_model_zip_bytes if kind == "saved_model" else tflite_bytes
+        # A student waits for this one (about a second): it runs at the training's priority.
         return {"bytes": export(model)}
     except (ValueError, TypeError, OSError) as error:
         return {"error": str(error)}

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
+from typing import Any
 
 import numpy as np
 import pandas as pd
@@ -80,10 +81,14 @@ def class_balance_figure(
     """Images per class in the training and test sets, as grouped bars."""
     figure = go.Figure(
         [
-            go.Bar(name="train", x=list(class_names), y=train_counts.tolist()),
-            go.Bar(name="test", x=list(class_names), y=test_counts.tolist()),
+            go.Bar(name="train", x=[str(name) for name in class_names], y=train_counts.tolist()),
+            go.Bar(name="test", x=[str(name) for name in class_names], y=test_counts.tolist()),
         ]
     )
+    names = [str(name) for name in class_names]
+    # A category axis keeps names such as "7" as labels; listing every tick stops Plotly from
+    # dropping every other label once there are ten classes or more.
+    figure.update_xaxes(type="category", tickmode="array", tickvals=names, ticktext=names)
     figure.update_layout(
         title="Images per class",
         barmode="group",
@@ -139,6 +144,25 @@ def _row_shares(matrix: np.ndarray) -> np.ndarray:
     return np.divide(matrix, totals, out=np.zeros(matrix.shape), where=totals > 0)
 
 
+def share_text(share: float) -> str:
+    """A share of a row as a cell reads it: whole percents from 10%, one decimal below.
+
+    Only an empty cell reads "0%" and only a whole row "100%": a tiny share reads "<0.1%", and
+    one just short of the row ">99.9%", so a single image is never rounded away.
+    """
+    if share <= 0:
+        return "0%"
+    if share >= 1:
+        return "100%"
+    if share < 0.001:
+        return "<0.1%"
+    if share > 0.999:
+        return ">99.9%"
+    if share < 0.1 or share >= 0.995:
+        return f"{share:.1%}"
+    return f"{share:.0%}"
+
+
 def confusion_matrix_figure(
     matrix: np.ndarray, class_names: Sequence[str], *, normalize: bool = False
 ) -> go.Figure:
@@ -164,7 +188,9 @@ def confusion_matrix_figure(
 
     cell_pixels = int(np.clip(CONFUSION_PLOT_PIXELS // num_classes, *CONFUSION_CELL_PIXELS))
     plot_pixels = cell_pixels * num_classes
-    text = [f"{share:.0%}" for share in flat_values] if normalize else [str(c) for c in flat_counts]
+    text = (
+        [share_text(share) for share in flat_values] if normalize else [str(c) for c in flat_counts]
+    )
     names = [str(name) for name in class_names]
     hover = [
         f"true {names[true]}<br>predicted {names[predicted]}<br>"
@@ -464,6 +490,13 @@ def overlay_figure(
     return figure
 
 
+def class_colours(num_classes: int) -> list[str]:
+    """One colour per class index, told apart at a glance: D3's ten for up to ten classes, the
+    26 of Alphabet for more, repeating beyond that. Class i has colour i on every figure."""
+    palette = px.colors.qualitative.D3 if num_classes <= 10 else px.colors.qualitative.Alphabet
+    return [palette[index % len(palette)] for index in range(num_classes)]
+
+
 def embedding_figure(
     points: np.ndarray, labels: np.ndarray, class_names: Sequence[str], *, title: str | None = None
 ) -> go.Figure:
@@ -473,6 +506,8 @@ def embedding_figure(
     if points.shape != (len(labels), 2):
         raise ValueError(f"Expected points of shape ({len(labels)}, 2), got {points.shape}.")
     figure = go.Figure()
+    # Colours go by class index, not by trace: a class without points shifts no other colour.
+    colours = class_colours(len(class_names))
     for class_index, name in enumerate(class_names):
         (indices,) = np.nonzero(labels == class_index)
         if len(indices) == 0:
@@ -483,7 +518,7 @@ def embedding_figure(
                 y=points[indices, 1],
                 mode="markers",
                 name=str(name),
-                marker={"size": 5, "opacity": 0.75},
+                marker={"size": 5, "opacity": 0.75, "color": colours[class_index]},
                 customdata=indices,
                 hovertemplate=f"{name}<br>image %{{customdata}}<extra></extra>",
             )
@@ -623,28 +658,67 @@ def live_curves_figure(
     return figure
 
 
+def comparison_curve(
+    history: Sequence[Mapping[str, Any]], batch_points: Sequence[Mapping[str, Any]]
+) -> tuple[str, list[float], list[float]] | None:
+    """What a run contributes to a comparison: ('validation' or 'training', epochs, accuracies).
+
+    Validation accuracy per complete epoch; a run shorter than an epoch, which was never
+    validated, gives its training accuracy by fraction of an epoch instead; None if neither.
+    """
+    validated = [
+        entry
+        for entry in history
+        if entry.get("val_accuracy") is not None and entry.get("complete", True)
+    ]
+    if validated:
+        return (
+            "validation",
+            [float(entry["epoch"]) for entry in validated],
+            [float(entry["val_accuracy"]) for entry in validated],
+        )
+    trained = [point for point in batch_points if point.get("accuracy") is not None]
+    if trained:
+        return (
+            "training",
+            [float(point["epoch"]) for point in trained],
+            [float(point["accuracy"]) for point in trained],
+        )
+    return None
+
+
 def runs_comparison_figure(
-    runs: Sequence[tuple[str, Sequence[Mapping[str, float | None]]]],
+    runs: Sequence[tuple[str, Sequence[Mapping[str, Any]], Sequence[Mapping[str, Any]]]],
 ) -> go.Figure:
-    """Validation accuracy per epoch of several runs, one line each, for comparing them."""
+    """Accuracy of several runs, one line each named by its run, for comparing them.
+
+    `runs` holds (name, history, batch_points). Validation accuracy per epoch, solid; a run
+    shorter than an epoch draws its training accuracy by fraction of an epoch, dotted.
+    """
     figure = go.Figure()
-    for name, history in runs:
-        kept = [entry for entry in history if entry.get("val_accuracy") is not None]
+    for name, history, batch_points in runs:
+        curve = comparison_curve(history, batch_points)
+        if curve is None:
+            continue
+        kind, epochs, accuracies = curve
+        label = name if kind == "validation" else f"{name} (training, under an epoch)"
         figure.add_trace(
             go.Scatter(
-                x=[entry["epoch"] for entry in kept],
-                y=[entry["val_accuracy"] for entry in kept],
-                mode="lines+markers",
-                name=name,
-                hovertemplate="epoch %{x}<br>validation accuracy %{y:.4f}<extra>%{fullData.name}"
-                "</extra>",
+                x=epochs,
+                y=accuracies,
+                mode="lines+markers" if kind == "validation" else "lines",
+                name=label,
+                line={"dash": "solid" if kind == "validation" else "dot"},
+                hovertemplate=f"epoch %{{x:.2f}}<br>{kind} accuracy %{{y:.2%}}"
+                "<extra>%{fullData.name}</extra>",
             )
         )
     figure.update_layout(
-        title="Validation accuracy per epoch",
+        title="Validation accuracy per epoch (training accuracy for runs under an epoch)",
         xaxis_title="epoch",
-        yaxis_title="validation accuracy",
-        height=360,
+        yaxis={"title": "accuracy", "range": [0, 1], "tickformat": ".0%"},
+        height=380,
+        legend={"title": {"text": "run"}},
         margin={"l": 10, "r": 10, "t": 50, "b": 10},
     )
     return figure

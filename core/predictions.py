@@ -7,6 +7,10 @@ from dataclasses import dataclass
 
 import numpy as np
 
+# Under this probability a class rounds to 0%: the network sees no evidence of it, so a map of
+# the evidence for it would only show noise stretched to full scale.
+NO_EVIDENCE_BELOW = 0.005
+
 
 @dataclass(frozen=True)
 class Guess:
@@ -40,3 +44,24 @@ def commentary(guesses: Sequence[Guess], threshold: float) -> str:
     if alternatives:
         return f"I'm not sure… {best.class_name}? Or maybe {' or '.join(alternatives)}?"
     return f"I'm not sure… is it {best.class_name}?"
+
+
+def sureness(probability: float, threshold: float) -> str:
+    """How sure a guess is, in words: '85% sure' at or above `threshold`, else 'not sure (40%)'."""
+    if probability >= threshold:
+        return f"{probability:.0%} sure"
+    return f"not sure ({probability:.0%})"
+
+
+def no_evidence_message(class_name: str, probability: float) -> str | None:
+    """The sentence to show instead of a map of the evidence for a class the network rules out.
+
+    None when the class's probability is at least NO_EVIDENCE_BELOW, so there is something to show.
+    """
+    if probability >= NO_EVIDENCE_BELOW:
+        return None
+    return (
+        f"There is nothing to show for {class_name}: the network sees no evidence of it in this "
+        f"image (its probability is under {NO_EVIDENCE_BELOW:.1%}). Pick a class the network "
+        "gives some probability to."
+    )

@@ -106,6 +106,27 @@ PER_CLASS_RANGE = NumberRange(6, 100_000, whole=True)
 DROPOUT_RANGE = NumberRange(0.0, 0.8)
 
 
+def count_training_images(
+    num_images: int, *, validation_fraction: float, max_train_images: int | None
+) -> int:
+    """How many images train: what is left after validation, cut to `max_train_images`.
+
+    The same count as `core.training.split_indices` gives, without splitting any labels.
+    """
+    left = num_images - int(round(num_images * validation_fraction))
+    return left if max_train_images is None else min(left, max_train_images)
+
+
+def fitting_batch_size(batch_size: int, num_train_images: int) -> int:
+    """The largest of BATCH_SIZES at most `batch_size` that the training images can fill.
+
+    Training refuses a batch larger than its images, so a default must never be one; with
+    fewer images than the smallest batch size it is that smallest one, and the page says why.
+    """
+    fitting = [size for size in BATCH_SIZES if size <= min(batch_size, num_train_images)]
+    return fitting[-1] if fitting else BATCH_SIZES[0]
+
+
 @dataclass(frozen=True)
 class _NumberSetting:
     """One numeric TrainConfig field and the query parameter that carries it."""
@@ -743,8 +764,10 @@ __all__ = [
     "ZOOM_RANGE",
     "NumberRange",
     "TrainSetup",
+    "count_training_images",
     "decode_architecture",
     "encode_architecture",
+    "fitting_batch_size",
     "query_from_setup",
     "setup_from_query",
 ]

@@ -12,7 +12,7 @@ import tempfile
 import time
 import unicodedata
 import zipfile
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import asdict, dataclass, field, is_dataclass
 from datetime import UTC, datetime
 from pathlib import Path
@@ -424,6 +424,33 @@ def list_runs(runs_dir: str | os.PathLike | None = None) -> list[RunSummary]:
     # Folder names begin with a UTC timestamp, so they break ties within one second.
     summaries.sort(key=lambda summary: (summary.created_at, summary.run_dir.name), reverse=True)
     return summaries
+
+
+def best_run(
+    summaries: Iterable[RunSummary], *, image_shape: tuple[int, ...] | None = None
+) -> RunSummary | None:
+    """The run with the highest test accuracy, among those taking `image_shape` images if given.
+
+    A run without a test accuracy (say, imported) counts below any that has one; ties go to the
+    newest. None when no run fits.
+    """
+    fitting = [
+        summary
+        for summary in summaries
+        if image_shape is None
+        or tuple((summary.record.get("dataset") or {}).get("image_shape") or ()) == image_shape
+    ]
+    if not fitting:
+        return None
+    return max(
+        fitting,
+        key=lambda summary: (
+            summary.test_accuracy is not None,
+            summary.test_accuracy or 0.0,
+            summary.created_at,
+            summary.run_dir.name,
+        ),
+    )
 
 
 def _checked_run_dir(run_dir: str | os.PathLike) -> Path:

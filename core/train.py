@@ -30,22 +30,25 @@ EXIT_BAD_INPUT = 1
 EXIT_USAGE = 2
 EXIT_DIVERGED = 3
 EXIT_INTERRUPTED = 130
+# Trainings that ran but failed: exit with EXIT_DIVERGED.
+FAILED_STATUSES = ("diverged", "learned_nothing")
 DEFAULTS = TrainConfig()
 # With a time budget and no --epochs, the budget decides: the schedule is fitted to it.
 BUDGET_EPOCHS = 100
 
 EPILOG = """\
 Progress goes to stderr; the last line on stdout is one JSON object with run_dir, status
-(completed, stopped or diverged), test_accuracy, train_seconds, epochs (fractional when a time
-budget or Ctrl+C ends training mid-epoch) and images_per_second.
+(completed, stopped, diverged or learned_nothing), test_accuracy, train_seconds, epochs
+(fractional when a time budget or Ctrl+C ends training mid-epoch) and images_per_second.
 
 --time-budget limits training, not the final test evaluation; the learning-rate schedule is
 fitted to the budget so it still ends low. Ctrl+C once stops after the current batch, then
 evaluates and saves the model as 'stopped'; twice aborts.
 
 Runs are saved to --runs-dir (default: $CONVLAB_RUNS_DIR, else runs/ beside the app). A
-diverged run is not saved. Exit status: 0 completed or stopped, 1 bad input, 2 bad arguments,
-3 diverged.
+diverged run is not saved; one that learned nothing (no better than chance) is, for a look
+inside. Exit status: 0 completed or stopped, 1 bad input, 2 bad arguments, 3 diverged or
+learned nothing.
 
 Presets:
 """ + "\n".join(
@@ -286,7 +289,7 @@ def main(argv: Sequence[str] | None = None) -> int:
         run_dir = save_run(result.model, record, arguments.runs_dir, extra_files=files)
     print(f"core.train: {result.message}", file=sys.stderr, flush=True)
     _print_summary(record, run_dir)
-    return EXIT_DIVERGED if result.status == "diverged" else 0
+    return EXIT_DIVERGED if result.status in FAILED_STATUSES else 0
 
 
 def _print_summary(record: Mapping[str, Any], run_dir: Path | None) -> None:
@@ -360,7 +363,7 @@ def _train_on_cluster(
     record = job.record
     print(f"core.train: {record['message']} (worker {record.get('worker')})", file=sys.stderr)
     _print_summary(record, job.run_dir)
-    return EXIT_DIVERGED if record["status"] == "diverged" else 0
+    return EXIT_DIVERGED if record["status"] in FAILED_STATUSES else 0
 
 
 if __name__ == "__main__":

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -28,7 +28,7 @@ if TYPE_CHECKING:  # TensorFlow costs 5 s to import; the functions that train pa
 
 OPTIMIZER_CHOICES = ("adam", "adamw", "sgd", "rmsprop")
 SCHEDULE_CHOICES = ("one_cycle", "cosine", "constant")
-STATUS_CHOICES = ("completed", "stopped", "diverged")
+STATUS_CHOICES = ("completed", "stopped", "diverged", "learned_nothing")
 # Mirror images keep their meaning for clothes, photos and doodles, not for digits (a flipped 2).
 FLIP_UNSAFE_DATASETS = ("mnist", "digits")
 MAX_LEARNING_RATE = 100.0
@@ -39,6 +39,15 @@ ONE_CYCLE_WARMUP_FRACTION = 0.25
 ONE_CYCLE_START_DIVISOR = 25.0
 # The schedule aims to end a little before the budget so its low-rate finish is not cut off.
 TIME_BUDGET_SAFETY = 0.97
+# A finished run no more accurate than chance plus this share of the way to 100% learned
+# nothing (on ten classes: under 14.5%); judged only after this many steps.
+NEAR_CHANCE_SHARE = 0.05
+STEPS_BEFORE_VERDICT = 50
+# A run whose last training loss ends this many times above its first report diverged, even
+# if it never crossed DIVERGENCE_LOSS_FACTOR on the way.
+CLIMBED_LOSS_FACTOR = 1.5
+# Learning rates that usually train these networks, to say whether a failed one was too big.
+TYPICAL_LEARNING_RATE = {"adam": 1e-3, "adamw": 1e-3, "rmsprop": 1e-3, "sgd": 1e-2}
 # A mean loss this many times chance level (ln k) at two reports in a row counts as diverged.
 DIVERGENCE_LOSS_FACTOR = 3.0
 REPORTS_PER_EPOCH = 10
@@ -193,7 +202,8 @@ ProgressCallback = Callable[[Progress], None]
 
 @dataclass(frozen=True, eq=False)
 class TrainResult:
-    """What train returns. `status` is 'completed', 'stopped' (stop event) or 'diverged'.
+    """What train returns. `status` is 'completed', 'stopped' (stop event), 'diverged' (the loss
+    blew up or climbed far above its start) or 'learned_nothing' (no better than chance).
 
     `stop_reason` says why training ended: 'epochs', 'time_budget', 'user' or 'diverged'.
     `history` has one dict per epoch, `batch_points` the 'batch' snapshots as dicts.
@@ -983,6 +993,18 @@ def train(
             model, checkpoint_steps_taken, checkpoint_weights, dataset.x_train, train_indices
         )
     evaluation_seconds = time.perf_counter() - evaluation_start
+    if status == "completed":
+        verdict = judge_finished_run(
+            first_loss=_first_loss(monitor.batch_points),
+            last_loss=_last_loss(monitor.batch_points),
+            accuracy=test_accuracy,
+            num_classes=num_classes,
+            steps=monitor.step,
+            optimizer=config.optimizer,
+            learning_rate=config.learning_rate,
+        )
+        if verdict is not None:
+            status, monitor.message = verdict
     message = monitor.message or _summary_message(status, monitor.stop_reason, test_accuracy)
     return TrainResult(
         model=model,
@@ -1013,6 +1035,72 @@ def train(
         checkpoint_epochs=tuple(step / steps_per_epoch for step in checkpoint_steps_taken),
         checkpoint_weights=tuple(checkpoint_weights),
     )
+
+
+def _first_loss(batch_points: Sequence[Mapping[str, Any]]) -> float | None:
+    losses = [point["loss"] for point in batch_points if point.get("loss") is not None]
+    return losses[0] if losses else None
+
+
+def _last_loss(batch_points: Sequence[Mapping[str, Any]]) -> float | None:
+    losses = [point["loss"] for point in batch_points if point.get("loss") is not None]
+    return losses[-1] if losses else None
+
+
+def learning_rate_advice(optimizer: str, learning_rate: float) -> str:
+    """A sentence on whether a learning rate is far from what usually trains these networks."""
+    typical = TYPICAL_LEARNING_RATE.get(optimizer, 1e-3)
+    if learning_rate >= 10 * typical:
+        return (
+            f"The learning rate {learning_rate:g} is far too large for {optimizer}; "
+            f"try {typical:g}."
+        )
+    if learning_rate <= typical / 100:
+        return (
+            f"The learning rate {learning_rate:g} is far too small for {optimizer}; "
+            f"try {typical:g}, or train longer."
+        )
+    return (
+        f"The learning rate {learning_rate:g} is usual for {optimizer}: check the data (are the "
+        "labels right?) and the architecture, or train longer."
+    )
+
+
+def judge_finished_run(
+    *,
+    first_loss: float | None,
+    last_loss: float | None,
+    accuracy: float | None,
+    num_classes: int,
+    steps: int,
+    optimizer: str,
+    learning_rate: float,
+) -> tuple[str, str] | None:
+    """('diverged' or 'learned_nothing', a message naming the learning rate), or None if fine.
+
+    A run that ran its course can still have failed: Adam at learning rate 10 on MNIST ends
+    with every image called one class (11.35%), its loss never NaN.
+    """
+    if steps < STEPS_BEFORE_VERDICT:
+        return None
+    advice = learning_rate_advice(optimizer, learning_rate)
+    if (
+        first_loss is not None
+        and last_loss is not None
+        and last_loss > CLIMBED_LOSS_FACTOR * first_loss
+        and last_loss > math.log(max(num_classes, 2))
+    ):
+        return "diverged", (
+            f"Training diverged: the loss climbed from {first_loss:.3g} to {last_loss:.3g}. "
+            f"{advice}"
+        )
+    chance = 1 / max(num_classes, 1)
+    if accuracy is not None and accuracy < chance + NEAR_CHANCE_SHARE * (1 - chance):
+        return "learned_nothing", (
+            f"The network learned nothing: its test accuracy {accuracy:.2%} is what guessing "
+            f"gives ({chance:.0%} for {num_classes} classes). {advice}"
+        )
+    return None
 
 
 def _refresh_checkpoint_statistics(
@@ -1104,6 +1192,8 @@ __all__ = [
     "describe_device",
     "estimate_epoch_seconds",
     "evaluate_predictions",
+    "judge_finished_run",
+    "learning_rate_advice",
     "learning_rate_at",
     "make_statistics_refresher",
     "select_strategy",

@@ -13,8 +13,8 @@ from core.engine import TrainingRequest
 from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
-from core.predictions import commentary, top_guesses
-from core.runs import Run, RunSummary, default_runs_dir, list_runs
+from core.predictions import commentary, sureness, top_guesses
+from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
 from core.training import TrainConfig
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
@@ -73,12 +73,11 @@ def guesses_ui(run: Run, model_input, threshold: float) -> None:
     probabilities = run.predict(model_input)[0]
     guesses = top_guesses(probabilities, run.class_names, count=5)
     best = guesses[0]
-    sure = best.probability >= threshold
     st.metric(
         "Top guess",
         best.class_name,
-        f"{best.probability:.0%} sure" if sure else f"only {best.probability:.0%} sure",
-        delta_color="normal" if sure else "inverse",
+        sureness(best.probability, threshold),
+        delta_color="normal" if best.probability >= threshold else "inverse",
     )
     st.write(commentary(guesses, threshold))
     st.plotly_chart(
@@ -169,7 +168,13 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
                 1, *CANVAS_SHAPE
             )
             guess = top_guesses(other.predict(other_input)[0], other.class_names, count=1)[0]
-            column.metric(other.name, guess.class_name, f"{guess.probability:.0%}")
+            # The same "Sure above" threshold as the main guess, so every network is read alike.
+            column.metric(
+                other.name,
+                guess.class_name,
+                sureness(guess.probability, threshold),
+                delta_color="normal" if guess.probability >= threshold else "inverse",
+            )
         st.caption("A network only knows its own classes: it always picks one of them.")
 
 
@@ -207,7 +212,14 @@ if not summaries or not any(is_canvas_run(summary) for summary in summaries):
     quick_start_ui()
     if not summaries:
         st.stop()
-summary = run_choice_ui(PAGE, label="Network", runs=summaries)
+# Until the user picks, the page opens on the canvas network that reads drawings best.
+best_canvas_run = best_run(summaries, image_shape=CANVAS_SHAPE)
+summary = run_choice_ui(
+    PAGE,
+    label="Network",
+    runs=summaries,
+    prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
+)
 if summary is None:
     st.stop()
 run = load_run_ui(summary)

@@ -21,6 +21,7 @@ from core.evaluation import (
 from core.plots import (
     confusion_matrix_figure,
     image_grid_figure,
+    live_curves_figure,
     timeline_figure,
     training_curves_figure,
 )
@@ -200,8 +201,17 @@ with errors_tab:
     )
 with history_tab:
     history = history_columns(run.record.get("history") or [])
+    batch_points = run.record.get("batch_points") or []
     if history:
         st.plotly_chart(training_curves_figure(history), width="stretch", key=f"{PAGE}_curves")
+    elif batch_points:
+        st.plotly_chart(live_curves_figure(batch_points, []), width="stretch", key=f"{PAGE}_curves")
+        st.caption(
+            "This run was shorter than one epoch, so it was never validated: these are its "
+            "training batches, by fraction of an epoch."
+        )
+    else:
+        st.caption("This run recorded no training curves (an imported model).")
     record = run.record
     st.caption(
         f"Trained on {record.get('device', 'an unknown device')} for "

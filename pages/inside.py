@@ -26,7 +26,7 @@ from core.plots import (
     image_grid_figure,
     overlay_figure,
 )
-from core.predictions import top_guesses
+from core.predictions import no_evidence_message, top_guesses
 from core.runs import Run
 from ui.embedding import embedding_ui
 from ui.frame import leave_pages_directory_mode
@@ -263,6 +263,11 @@ def class_activation_ui(
     st.markdown(
         f"Explaining **{name}**, {role}, with probability {probabilities[class_index]:.1%}."
     )
+    nothing_to_show = no_evidence_message(name, float(probabilities[class_index]))
+    if nothing_to_show is not None:
+        # Grad-CAM stretches whatever is left to full scale: a map here would show only noise.
+        st.info(nothing_to_show, icon=":material/visibility_off:")
+        return
     activation = class_activation(feature_model, picked.pixels, class_index)
     gradients = saliency(feature_model, picked.pixels, class_index)
     left, right = st.columns(2)

@@ -21,7 +21,15 @@ from core.models import (
     ModelSpec,
     check_spec,
 )
-from core.query_settings import PARAMETER_NAMES, TrainSetup, query_from_setup, setup_from_query
+from core.query_settings import (
+    BATCH_SIZES,
+    PARAMETER_NAMES,
+    TrainSetup,
+    count_training_images,
+    fitting_batch_size,
+    query_from_setup,
+    setup_from_query,
+)
 from core.training import (
     FLIP_UNSAFE_DATASETS,
     OPTIMIZER_CHOICES,
@@ -43,7 +51,6 @@ start_engine_in_background()
 
 PAGE = "train"
 CUSTOM_ARCHITECTURE = "custom"
-BATCH_SIZES = (8, 16, 32, 64, 128, 256, 512, 1024)
 PRESET_TITLES = {
     "fast": "Fast default (about a minute)",
     "keras_mnist": "Keras 'simple MNIST convnet'",
@@ -213,12 +220,21 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None, start: TrainConfig) ->
     )
     if start.batch_size != DEFAULTS.batch_size:
         suggested = start.batch_size  # A link's batch size wins over the suggestion.
-    batch_size = third.selectbox(
-        "Batch size",
-        BATCH_SIZES,
-        index=BATCH_SIZES.index(suggested),
-        key=f"{PAGE}_batch_size",
+    # Nor may it ask for more images than there are to train on, as a small upload has: the
+    # count is the one training makes, with the training-images setting as it stands now.
+    subset_now = st.session_state.get(f"{PAGE}_subset", start.max_train_images or 0)
+    train_images = count_training_images(
+        len(dataset.x_train),
+        validation_fraction=DEFAULTS.validation_fraction,
+        max_train_images=int(subset_now) or None,
     )
+    suggested = fitting_batch_size(suggested, train_images)
+    # The picker follows the suggestion as the data changes, until the user picks a size.
+    batch_key, suggested_key = f"{PAGE}_batch_size", f"{PAGE}_batch_size_suggested"
+    if st.session_state.get(batch_key) in (None, st.session_state.get(suggested_key)):
+        st.session_state[batch_key] = suggested
+    st.session_state[suggested_key] = suggested
+    batch_size = third.selectbox("Batch size", BATCH_SIZES, key=batch_key)
     learning_rate = fourth.number_input(
         "Learning rate",
         min_value=0.00001,

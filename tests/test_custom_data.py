@@ -128,3 +128,25 @@ def test_impossible_options_are_refused_with_a_sentence() -> None:
 def test_random_bytes_are_a_dataset_error_never_a_crash(data: bytes) -> None:
     with pytest.raises(DatasetError):
         load_image_zip(data)
+
+
+def test_an_archive_without_images_counts_the_files_it_skipped() -> None:
+    files = {f"notes/note{index}.txt": b"not a picture" for index in range(12)}
+    with pytest.raises(DatasetError) as caught:
+        load_image_zip(make_zip(files))
+    message = str(caught.value)
+    assert message.startswith(
+        "The .zip holds no images: 12 files were skipped because they are not PNG or JPEG "
+        "images (note0.txt, note1.txt, note10.txt, …)."
+    )
+    assert "one folder per class" in message
+
+
+def test_an_archive_of_loose_images_says_they_need_class_folders() -> None:
+    files = {"cat.png": image_bytes(), "dog.png": image_bytes(), "readme.md": b"hi"}
+    with pytest.raises(DatasetError) as caught:
+        load_image_zip(make_zip(files))
+    assert str(caught.value).startswith(
+        "The .zip holds no images in class folders: 3 files were skipped because they are "
+        "not inside a class folder (cat.png, dog.png, readme.md)."
+    )

@@ -448,3 +448,75 @@ def test_cifar_batches_of_unequal_sizes_are_all_kept(tmp_path: Path) -> None:
     dataset = load_dataset("cifar10", data_dir=tmp_path)
     assert dataset.x_train.shape == (4 * 3 + 7, 32, 32, 3)
     assert dataset.y_train[-7:].tolist() == bigger[b"labels"]
+
+
+# --- Offline: what a failed download says ------------------------------------------------------
+
+
+def _assert_plain(message: str) -> None:
+    """No Python exception text: what a student reads is a reason and what to do."""
+    for technical in ("Errno", "urlopen", "<", "Exception", "URL fetch failure", "--"):
+        assert technical not in message, f"{technical!r} in {message!r}"
+
+
+def test_an_offline_quickdraw_download_says_what_to_do_in_plain_words(tmp_path: Path) -> None:
+    # The autouse fixture points every download at a closed local port, as offline.
+    with pytest.raises(DatasetError) as caught:
+        load_dataset("quickdraw", data_dir=tmp_path, categories=["cat", "dog"], per_class=10)
+    message = str(caught.value)
+    first_sentence = message.split(". ")[0]
+    assert first_sentence == (
+        "Could not download cat.npy of Quick, Draw!: the server could not be reached; this "
+        "machine may be offline"
+    )
+    assert str(tmp_path / "quickdraw" / "cat.npy") in message
+    assert "connect this machine to the internet" in message
+    _assert_plain(message)
+
+
+def test_an_offline_mnist_download_says_what_to_do_in_plain_words(tmp_path: Path) -> None:
+    with pytest.raises(DatasetError) as caught:
+        load_dataset("mnist", data_dir=tmp_path)
+    message = str(caught.value)
+    assert message.startswith(
+        "Could not download train-images-idx3-ubyte.gz: the server could not be reached; "
+        "this machine may be offline. Put train-images-idx3-ubyte.gz in the data folder as "
+        f"{tmp_path / 'mnist' / 'train-images-idx3-ubyte.gz'}"
+    )
+    assert "connect this machine to the internet" in message
+    _assert_plain(message)
+
+
+def test_a_missing_file_on_the_server_is_named_plainly(
+    tmp_path: Path, file_server, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setitem(datasets.IDX_MIRRORS, "mnist", (f"{file_server.url}/none/",))
+    with pytest.raises(DatasetError) as caught:
+        load_dataset("mnist", data_dir=tmp_path)
+    message = str(caught.value)
+    assert message.startswith(
+        "Could not download train-images-idx3-ubyte.gz: the server does not have it."
+    )
+    _assert_plain(message)
+
+
+def test_download_reasons_are_read_through_the_wrapping_exceptions() -> None:
+    import urllib.error
+
+    def wrapped(cause: BaseException) -> Exception:
+        try:
+            try:
+                raise cause
+            except urllib.error.URLError as error:  # As keras.utils.get_file wraps it.
+                raise Exception(f"URL fetch failure on http://x: None -- {error.reason}")  # noqa: B904
+        except Exception as outer:
+            return outer
+
+    refused = urllib.error.URLError(ConnectionRefusedError(111, "Connection refused"))
+    assert "could not be reached" in datasets.plain_download_reason(wrapped(refused))
+    timed_out = urllib.error.URLError(TimeoutError("timed out"))
+    assert datasets.plain_download_reason(wrapped(timed_out)) == (
+        "the server did not answer in time"
+    )
+    checksum = ValueError("Incomplete or corrupted file detected. The md5 file hash does not")
+    assert "checksum" in datasets.plain_download_reason(checksum)

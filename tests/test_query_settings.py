@@ -5,6 +5,7 @@ from __future__ import annotations
 import dataclasses
 from urllib.parse import parse_qs, quote, urlencode
 
+import numpy as np
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -34,8 +35,10 @@ from core.query_settings import (
     TIME_BUDGET_RANGE,
     ZOOM_RANGE,
     TrainSetup,
+    count_training_images,
     decode_architecture,
     encode_architecture,
+    fitting_batch_size,
     query_from_setup,
     setup_from_query,
 )
@@ -562,3 +565,35 @@ def train_setups(draw: st.DrawFn) -> TrainSetup:
         seed=draw(number_in(SEED_RANGE)),
     )
     return TrainSetup(dataset, categories, per_class, preset, architecture, config)
+
+
+@pytest.mark.parametrize(
+    ("suggested", "train_images", "expected"),
+    [(256, 60_000, 256), (256, 18, 16), (256, 256, 256), (256, 255, 128), (64, 1000, 64)],
+)
+def test_the_default_batch_size_fits_the_training_images(
+    suggested: int, train_images: int, expected: int
+) -> None:
+    assert fitting_batch_size(suggested, train_images) == expected
+
+
+def test_with_fewer_images_than_any_batch_the_smallest_batch_size_is_offered() -> None:
+    assert fitting_batch_size(256, 5) == BATCH_SIZES[0]
+
+
+@pytest.mark.parametrize(
+    ("num_images", "max_train_images"), [(20, None), (1797, None), (1797, 500), (7, None)]
+)
+def test_the_training_images_are_counted_as_training_splits_them(
+    num_images: int, max_train_images: int | None
+) -> None:
+    from core.training import split_indices
+
+    labels = np.arange(num_images) % 2
+    train, _ = split_indices(
+        labels, validation_fraction=0.1, max_train_images=max_train_images, seed=0
+    )
+    counted = count_training_images(
+        num_images, validation_fraction=0.1, max_train_images=max_train_images
+    )
+    assert counted == len(train)

@@ -466,3 +466,36 @@ def test_a_failing_save_from_bytes_leaves_nothing_behind(
     with pytest.raises(TypeError):
         save_run_files(model_bytes, {**record(), "bad": object()}, runs_dir)
     assert visible_entries(runs_dir) == []
+
+
+def _listed(
+    name: str, accuracy: float | None, created_at: str, shape: list[int]
+) -> runs.RunSummary:
+    record = {"name": name, "test_accuracy": accuracy, "created_at": created_at}
+    record["dataset"] = {"name": "digits", "image_shape": shape}
+    return runs.RunSummary(
+        run_dir=Path(f"/runs/{name}"),
+        name=name,
+        dataset="digits",
+        status="completed",
+        test_accuracy=accuracy,
+        created_at=created_at,
+        record=record,
+    )
+
+
+def test_the_best_run_is_the_most_accurate_one_for_the_images_asked_for() -> None:
+    listed = [
+        _listed("newest", 0.61, "2026-01-03T00:00:00", [28, 28, 1]),
+        _listed("colour", 0.99, "2026-01-02T12:00:00", [32, 32, 3]),
+        _listed("best", 0.97, "2026-01-02T00:00:00", [28, 28, 1]),
+        _listed("imported", None, "2026-01-01T00:00:00", [28, 28, 1]),
+    ]
+    assert runs.best_run(listed, image_shape=(28, 28, 1)).name == "best"
+    assert runs.best_run(listed).name == "colour"
+    assert runs.best_run(listed, image_shape=(64, 64, 3)) is None
+    # Without any accuracy, the newest of them.
+    unscored = [
+        _listed(name, None, f"2026-01-0{day}", [28, 28, 1]) for name, day in (("a", 1), ("b", 2))
+    ]
+    assert runs.best_run(unscored, image_shape=(28, 28, 1)).name == "b"

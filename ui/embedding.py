@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import time
 from collections.abc import Callable
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -153,6 +154,11 @@ def map_progress_ui(task: SideTask, request_key: str, request: tuple[str, int]) 
         return
     seconds = math.ceil(task.seconds_left())
     left = f"about {seconds} s left" if seconds > 0 else "almost done"
+    if task.started_at is not None and time.monotonic() - task.started_at > 2 * max(
+        task.expected_seconds, 1.0
+    ):
+        # The map runs at the lowest priority: a training on the same worker goes first.
+        left = "the workers are busy training, and make the map in their spare time"
     st.progress(task.fraction_done(), text=f"t-SNE map, made on a worker: {left}")
 
 

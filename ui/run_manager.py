@@ -9,7 +9,7 @@ import pandas as pd
 import streamlit as st
 
 from core.datasets import Dataset
-from core.plots import runs_comparison_figure
+from core.plots import comparison_curve, runs_comparison_figure
 from core.runs import (
     TRASH_KEEP_SECONDS,
     RunSummary,
@@ -59,14 +59,22 @@ def runs_table_ui(page: str, runs: list[RunSummary]) -> None:
     )
     chosen_rows = [row for row in selection.selection.rows if row < len(runs)]
     chosen_rows = chosen_rows or list(range(min(5, len(runs))))
-    st.plotly_chart(
-        runs_comparison_figure(
-            [(runs[row].name, runs[row].record.get("history") or []) for row in chosen_rows]
-        ),
-        width="stretch",
-        key=f"{page}_runs_curves",
+    curves = [
+        (
+            runs[row].name,
+            runs[row].record.get("history") or [],
+            runs[row].record.get("batch_points") or [],
+        )
+        for row in chosen_rows
+    ]
+    st.plotly_chart(runs_comparison_figure(curves), width="stretch", key=f"{page}_runs_curves")
+    left_out = [
+        name for name, history, points in curves if comparison_curve(history, points) is None
+    ]
+    note = (
+        f" Not drawn, because they recorded no accuracy: {', '.join(left_out)}." if left_out else ""
     )
-    st.caption("Select rows in the table to compare those runs (the five newest otherwise).")
+    st.caption("Select rows in the table to compare those runs (the five newest otherwise)." + note)
 
 
 def confirm_delete_ui(page: str, run: RunSummary, user: str | None) -> None:

@@ -29,11 +29,13 @@ def run_choice_ui(
     label: str = "Run",
     runs: list[RunSummary] | None = None,
     key: str | None = None,
+    prefer: str | None = None,
 ) -> RunSummary | None:
     """Pick a saved run by its id; None (with a hint) when there is none.
 
     The picker follows the runs folder: a run this session just made is chosen once, a
     renamed run keeps its place under its new name, and a deleted one is never still shown.
+    Until the user picks, it shows the run `prefer` names, or the newest when that is None.
     """
     runs = list_runs(default_runs_dir()) if runs is None else runs
     if not runs:
@@ -52,8 +54,11 @@ def run_choice_ui(
         st.session_state[key] = latest
         st.session_state[seen_key] = latest
     if st.session_state.get(key) not in by_id:
-        # Deleted, or never chosen: start on the newest run rather than a stale id.
-        st.session_state.pop(key, None)
+        # Deleted, or never chosen: start on the preferred or newest run, not on a stale id.
+        if prefer in by_id:
+            st.session_state[key] = prefer
+        else:
+            st.session_state.pop(key, None)
     chosen = st.selectbox(
         label, list(by_id), format_func=lambda run_id: run_label(by_id[run_id]), key=key
     )

@@ -9,6 +9,7 @@ import streamlit as st
 from core import session_keys
 from core.engine import TrainingJob, describe_wait
 from core.plots import live_curves_figure
+from core.training import Progress
 from ui.engine import retry_training, training_engine
 
 # How often the page redraws a running job. Each redraw costs the browser a Plotly render on
@@ -41,6 +42,27 @@ def queued_ui(job: TrainingJob, page: str) -> None:
     )
 
 
+def last_validation(job: TrainingJob) -> Progress | None:
+    """The newest epoch snapshot that carries a validation accuracy: the last measured one."""
+    for snapshot in reversed(job.progress):
+        if snapshot.kind == "epoch" and snapshot.val_accuracy is not None:
+            return snapshot
+    return None
+
+
+def expected_epochs(job: TrainingJob) -> float:
+    """How many epochs the job will actually run: a time budget's plan, else its epochs.
+
+    The worker's latest planned step count (a budget shrinks it) over its steps per epoch.
+    """
+    planned = float(job.request.config.epochs)
+    latest = job.latest()
+    if latest is None or latest.step < 1 or latest.epoch <= 0:
+        return planned
+    steps_per_epoch = latest.step / latest.epoch
+    return min(planned, max(latest.epoch, latest.total_steps / steps_per_epoch))
+
+
 def training_progress_ui(job: TrainingJob, page: str) -> None:
     """Progress bar, Stop, metrics and live curves of a running job."""
     latest = job.latest()
@@ -51,7 +73,11 @@ def training_progress_ui(job: TrainingJob, page: str) -> None:
         fraction = 0.0 if latest is None else min(latest.step / max(latest.total_steps, 1), 1)
         text = "Starting: loading the data and building the model…"
         if latest is not None:
-            text = f"Epoch {latest.epoch:.1f} of {epochs}"
+            if budget and expected_epochs(job) < epochs:
+                # The budget ends the run first: say how far it will get, not the cap.
+                text = f"Epoch {latest.epoch:.1f} of about {expected_epochs(job):.1f}"
+            else:
+                text = f"Epoch {latest.epoch:.1f} of {epochs}"
             if latest.seconds_left is not None:
                 text += f", about {latest.seconds_left:,.0f} s left"
             if budget:
@@ -73,18 +99,26 @@ def training_progress_ui(job: TrainingJob, page: str) -> None:
         st.caption(f"Training on worker {job.worker}, {job.device or 'device unknown'}.")
     if latest is None:
         return
-    validation = job.latest("epoch")
     columns = st.columns(5)
     columns[0].metric("Loss", f"{latest.loss:.4f}")
     columns[1].metric("Training accuracy", f"{latest.accuracy:.2%}")
-    val_accuracy = validation.val_accuracy if validation else None
-    columns[2].metric("Validation accuracy", "…" if val_accuracy is None else f"{val_accuracy:.2%}")
+    validated = last_validation(job)
+    columns[2].metric(
+        "Validation accuracy",
+        "after epoch 1" if validated is None else f"{validated.val_accuracy:.2%}",
+        help="Measured on held-out training images at the end of each full epoch; this is "
+        + (
+            "the first epoch's, still to come."
+            if validated is None
+            else f"the last one, after epoch {validated.epoch:.0f}."
+        ),
+    )
     columns[3].metric("Images per second", f"{latest.images_per_second:,.0f}")
     columns[4].metric("Elapsed", f"{latest.elapsed_seconds:,.0f} s")
     batch_points = [dataclasses.asdict(point) for point in job.progress if point.kind == "batch"]
     epoch_points = [dataclasses.asdict(point) for point in job.progress if point.kind == "epoch"]
     st.plotly_chart(
-        live_curves_figure(batch_points, epoch_points, planned_epochs=epochs),
+        live_curves_figure(batch_points, epoch_points, planned_epochs=expected_epochs(job)),
         width="stretch",
         key=f"{page}_live_curves",
     )
@@ -108,6 +142,12 @@ def finished_ui(job: TrainingJob, page: str) -> None:
     )
     if status == "diverged":
         st.error(message, icon=":material/trending_up:")
+    elif status == "learned_nothing":
+        st.error(
+            f"{message} The run is saved as **{record.get('name', job.run_dir.name)}** for a "
+            "look inside.",
+            icon=":material/trending_flat:",
+        )
     elif status == "stopped":
         st.warning(summary, icon=":material/stop_circle:")
     else:
