@@ -73,7 +73,7 @@ def main() -> None:
                 kept_result = result
     assert kept_result is not None
     start = time.perf_counter()
-    files = files_for_result(kept_result, dataset, "bench")
+    files = files_for_result(kept_result, dataset, "bench", config)
     files_seconds = time.perf_counter() - start
     with tempfile.TemporaryDirectory() as folder:
         record = make_record(kept_result, dataset, config, spec=spec, preset="fast")

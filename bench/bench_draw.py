@@ -90,6 +90,7 @@ def main() -> None:
     canvas = canvas_with_a_seven()
     model_input = canvas_to_input(canvas)
     run.predict(model_input)
+    run.recognise(model_input)
     run.model.predict(model_input, verbose=0)
     run.model(model_input, training=False)
     rows = [
@@ -97,6 +98,12 @@ def main() -> None:
         ("Run.predict (compiled)", lambda: run.predict(model_input), False),
         ("canvas to guess: both", lambda: run.predict(canvas_to_input(canvas)), False),
         ("canvas to guess, new thread", lambda: run.predict(canvas_to_input(canvas)), True),
+        ("Run.recognise (guess and familiarity)", lambda: run.recognise(model_input), False),
+        (
+            "canvas to guess and familiarity",
+            lambda: run.recognise(canvas_to_input(canvas)),
+            False,
+        ),
         ("for comparison: model(x)", lambda: run.model(model_input, training=False), False),
         ("for comparison: model.predict", lambda: run.model.predict(model_input, verbose=0), False),
     ]

@@ -319,7 +319,7 @@ def train_on_worker(
             owner=request.owner,
             worker=worker_label,
         )
-        files = files_for_result(result, dataset, record["name"])
+        files = files_for_result(result, dataset, record["name"], request.config)
         return {"record": record, "model": model_file_bytes(result.model), "files": files}
     except (DatasetError, ValueError) as error:
         # Data the worker cannot read or settings that cannot train: a sentence for the page.
@@ -442,6 +442,7 @@ class TrainingEngine:
         self._overhead_seconds = OVERHEAD_SECONDS
         self._submitted = 0
         self._side_tasks: dict[tuple[str, str], SideTask] = {}
+        self._pending_maps: list[Callable[[], SideTask]] = []
         self._map_seconds_per_image = MAP_SECONDS_PER_IMAGE
         client.subscribe_topic(EVENT_TOPIC, self._on_event)
 
@@ -570,8 +571,8 @@ class TrainingEngine:
 
         run_dir = Path(run_dir)
         existing = self.side_task("map", run_dir.name)
-        if existing is not None and existing.running:
-            return existing
+        if existing is not None and existing.state != "failed":
+            return existing  # Under way or made: one map per run.
         images = min(EMBEDDING_IMAGES, len(dataset.y_test)) if dataset else EMBEDDING_IMAGES
         task = self._new_side_task("map", run_dir.name, images * self._map_seconds_per_image)
         future = self.client.submit(
@@ -825,30 +826,45 @@ class TrainingEngine:
         if record.get("worker"):
             job.worker = record["worker"]
         if EMBEDDING_FILE_NAME in (outcome.get("files") or {}):
-            # The PCA map came with the run; its t-SNE map follows in the background.
-            try:
-                self.submit_map(
-                    run_dir,
-                    dataset_name=job.request.dataset_name,
-                    categories=job.request.categories,
-                    per_class=job.request.per_class,
-                    dataset=job.request.dataset,
+            # The PCA map came with the run; its t-SNE map follows once no training waits or
+            # runs, so it never slows a student's training (a page may ask for it sooner).
+            request = job.request
+            with self._lock:
+                self._pending_maps.append(
+                    lambda: self.submit_map(
+                        run_dir,
+                        dataset_name=request.dataset_name,
+                        categories=request.categories,
+                        per_class=request.per_class,
+                        dataset=request.dataset,
+                    )
                 )
-            except Exception:  # The run is saved; a page can still ask for its map later.
-                pass
         self._finish(job, state="finished")
+
+    def _start_pending_maps(self) -> None:
+        """Submit the t-SNE maps put off while trainings were queued or running, if none are."""
+        with self._lock:
+            if any(other.running for other in self._jobs.values()):
+                return
+            pending, self._pending_maps = self._pending_maps, []
+        for submit in pending:
+            try:
+                submit()
+            except Exception:  # The run is saved; its page can still ask for the map.
+                pass
 
     def _finish(self, job: TrainingJob, *, state: str, error: str | None = None) -> None:
         if job.done.is_set():
             return
         job.error = error
         job.state = state
-        job.done.set()
         # The session that made the job keeps it; the engine lets go, so a long-running
         # server does not hold every request (uploaded images included) it ever saw.
         self._futures.pop(job.job_id, None)
         with self._lock:
             self._jobs.pop(job.job_id, None)
+        self._start_pending_maps()
+        job.done.set()
 
 
 PROGRESS_FIELDS = tuple(field.name for field in dataclasses.fields(Progress))

@@ -46,8 +46,29 @@ def commentary(guesses: Sequence[Guess], threshold: float) -> str:
     return f"I'm not sure… is it {best.class_name}?"
 
 
-def sureness(probability: float, threshold: float) -> str:
-    """How sure a guess is, in words: '85% sure' at or above `threshold`, else 'not sure (40%)'."""
+# What a run's classes are, in words, for "that does not look like any ... I know".
+CLASS_NOUNS = {
+    "mnist": "digit",
+    "digits": "digit",
+    "fashion_mnist": "piece of clothing",
+    "quickdraw": "drawing",
+    "cifar10": "picture",
+}
+
+
+def unfamiliar_message(dataset_name: str, best_guess: str) -> str:
+    """What a network says of an image unlike its training data, Quick, Draw! style."""
+    noun = CLASS_NOUNS.get(dataset_name, "thing")
+    return f"That does not look like any {noun} I know; my best guess would be {best_guess}."
+
+
+def sureness(probability: float, threshold: float, *, familiar: bool = True) -> str:
+    """How sure a guess is, in words: '85% sure' at or above `threshold`, else 'not sure (40%)'.
+
+    An image unlike the training data (`familiar` False) is 'not one of mine', however sure.
+    """
+    if not familiar:
+        return f"not one of mine ({probability:.0%})"
     if probability >= threshold:
         return f"{probability:.0%} sure"
     return f"not sure ({probability:.0%})"

@@ -25,6 +25,7 @@ if TYPE_CHECKING:  # Listing runs must not pay TensorFlow's 5 s import; loading 
 
     from core.datasets import Dataset
     from core.models import ModelSpec
+    from core.recognition import Recognition
     from core.timeline import Timeline
     from core.training import TrainConfig, TrainResult
 
@@ -699,6 +700,7 @@ class Run:
     predict_function: Callable[[np.ndarray], np.ndarray]
     checkpoint_index: int | None = None
     _earlier: dict[int, Run] = field(default_factory=dict, repr=False)
+    _recognition: dict[str, Any] = field(default_factory=dict, repr=False)
 
     @property
     def name(self) -> str:
@@ -763,6 +765,35 @@ class Run:
                 checkpoint_index=index,
             )
         return self._earlier[index]
+
+    @property
+    def calibrated(self) -> bool:
+        """Whether the run can tell familiar images from strange ones (core.recognition)."""
+        from core.timeline import RECOGNITION_FILE_NAME
+
+        # The calibration fits the finished network's features, not an earlier point's.
+        return self.checkpoint_index is None and (self.run_dir / RECOGNITION_FILE_NAME).is_file()
+
+    def recognise(self, images: np.ndarray) -> Recognition:
+        """Probabilities (n, k) of uint8 images and whether each looks like the training data.
+
+        A run saved without a calibration (imported) calls everything familiar and says so
+        with `Recognition.calibrated` False.
+        """
+        from core.recognition import make_features_function, read_calibration, recognise
+        from core.timeline import RECOGNITION_FILE_NAME
+
+        if "features" not in self._recognition:
+            path = self.run_dir / RECOGNITION_FILE_NAME
+            calibration = None
+            if self.calibrated:
+                try:
+                    calibration = read_calibration(path)
+                except ValueError:
+                    calibration = None
+            self._recognition["calibration"] = calibration
+            self._recognition["features"] = make_features_function(self.model)
+        return recognise(self._recognition["features"], self._recognition["calibration"], images)
 
     def timeline(self) -> Timeline | None:
         """What the network said at each checkpoint on a fixed test sample; None if not kept."""

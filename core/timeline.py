@@ -15,12 +15,14 @@ if TYPE_CHECKING:
     import keras
 
     from core.datasets import Dataset
-    from core.training import TrainResult
+    from core.training import TrainConfig, TrainResult
 
 CHECKPOINTS_FILE_NAME = "checkpoints.npz"
 TIMELINE_FILE_NAME = "timeline.npz"
 EMBEDDING_FILE_NAME = "embedding.npz"
 LOGS_DIR_NAME = "logs"
+# Written by core.recognition; named here with the run's other files.
+RECOGNITION_FILE_NAME = "recognition.npz"
 
 # The untrained start and up to 11 points along the way, at half precision: at most six times
 # the model's weights, so a run folder stays under 8x its model file.
@@ -321,9 +323,16 @@ def run_files(
     return files
 
 
-def files_for_result(result: TrainResult, dataset: Dataset, run_name: str = "") -> dict[str, bytes]:
-    """run_files for what core.training.train returned."""
-    return run_files(
+def files_for_result(
+    result: TrainResult,
+    dataset: Dataset,
+    run_name: str = "",
+    config: TrainConfig | None = None,
+) -> dict[str, bytes]:
+    """run_files for what core.training.train returned, and with `config` (which says how the
+    training images were split) the run's calibration of familiar images (core.recognition).
+    """
+    files = run_files(
         result.model,
         dataset,
         checkpoint_epochs=result.checkpoint_epochs,
@@ -333,6 +342,37 @@ def files_for_result(result: TrainResult, dataset: Dataset, run_name: str = "") 
         batch_points=result.batch_points,
         run_name=run_name,
     )
+    if config is not None and result.status != "diverged":
+        calibration = calibration_file(result.model, dataset, config)
+        if calibration is not None:
+            files[RECOGNITION_FILE_NAME] = calibration
+    return files
+
+
+def calibration_file(model: keras.Model, dataset: Dataset, config: TrainConfig) -> bytes | None:
+    """The run's calibration file, fitted on its own split; None when it cannot be fitted."""
+    from core.recognition import calibrate, calibration_file_bytes
+    from core.training import split_indices
+
+    train_indices, validation_indices = split_indices(
+        dataset.y_train,
+        validation_fraction=config.validation_fraction,
+        max_train_images=config.max_train_images,
+        seed=config.seed,
+    )
+    try:
+        calibration = calibrate(
+            model,
+            dataset.x_train[train_indices],
+            dataset.y_train[train_indices],
+            dataset.x_train[validation_indices],
+            len(dataset.class_names),
+            seed=config.seed,
+        )
+    except (ValueError, np.linalg.LinAlgError):
+        # Too few validation images, no Dense layer, or features that are not numbers.
+        return None
+    return calibration_file_bytes(calibration)
 
 
 __all__ = [

@@ -285,7 +285,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     if result.status != "diverged":
         from core.timeline import files_for_result
 
-        files = files_for_result(result, dataset, record["name"])
+        files = files_for_result(result, dataset, record["name"], config)
         run_dir = save_run(result.model, record, arguments.runs_dir, extra_files=files)
     print(f"core.train: {result.message}", file=sys.stderr, flush=True)
     _print_summary(record, run_dir)

@@ -13,7 +13,7 @@ from core.engine import TrainingRequest
 from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
-from core.predictions import commentary, sureness, top_guesses
+from core.predictions import commentary, sureness, top_guesses, unfamiliar_message
 from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
 from core.training import TrainConfig
 from ui.engine import start_engine_in_background, submit_training_ui
@@ -70,16 +70,29 @@ def quick_start_ui() -> None:
 
 def guesses_ui(run: Run, model_input, threshold: float) -> None:
     """The top guess as a metric, what the network would say, and the top five as bars."""
-    probabilities = run.predict(model_input)[0]
-    guesses = top_guesses(probabilities, run.class_names, count=5)
+    recognition = run.recognise(model_input)
+    familiar = bool(recognition.familiar[0])
+    guesses = top_guesses(recognition.probabilities[0], run.class_names, count=5)
     best = guesses[0]
     st.metric(
         "Top guess",
         best.class_name,
-        sureness(best.probability, threshold),
-        delta_color="normal" if best.probability >= threshold else "inverse",
+        sureness(best.probability, threshold, familiar=familiar),
+        delta_color="normal" if familiar and best.probability >= threshold else "inverse",
     )
-    st.write(commentary(guesses, threshold))
+    if familiar:
+        st.write(commentary(guesses, threshold))
+    else:
+        st.warning(unfamiliar_message(run.dataset, best.class_name), icon=":material/help:")
+    if not recognition.calibrated:
+        st.caption(
+            "This network cannot tell a drawing of something else from its own classes: "
+            + (
+                "only the finished run was calibrated for that."
+                if run.checkpoint_index is not None
+                else "it was saved without a calibration (an imported model)."
+            )
+        )
     st.plotly_chart(
         top_guesses_figure(guesses, threshold=threshold),
         width="stretch",
@@ -167,13 +180,17 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
             other_input = preprocess_drawing(image, style=other_style).image.reshape(
                 1, *CANVAS_SHAPE
             )
-            guess = top_guesses(other.predict(other_input)[0], other.class_names, count=1)[0]
+            other_recognition = other.recognise(other_input)
+            other_familiar = bool(other_recognition.familiar[0])
+            guess = top_guesses(other_recognition.probabilities[0], other.class_names, count=1)[0]
             # The same "Sure above" threshold as the main guess, so every network is read alike.
             column.metric(
                 other.name,
                 guess.class_name,
-                sureness(guess.probability, threshold),
-                delta_color="normal" if guess.probability >= threshold else "inverse",
+                sureness(guess.probability, threshold, familiar=other_familiar),
+                delta_color="normal"
+                if other_familiar and guess.probability >= threshold
+                else "inverse",
             )
         st.caption("A network only knows its own classes: it always picks one of them.")
 

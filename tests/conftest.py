@@ -137,7 +137,9 @@ def digits_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = TrainConfig(epochs=3, batch_size=64, learning_rate=0.01)
     result = train(spec, dataset, config)
     record = make_record(result, dataset, config, spec=spec, preset="custom", name="tiny digits")
-    save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
+    save_run(
+        result.model, record, runs_dir, extra_files=files_for_result(result, dataset, config=config)
+    )
     return runs_dir
 
 
@@ -157,7 +159,9 @@ def mnist_runs_dir(tmp_path_factory: pytest.TempPathFactory) -> Path:
     config = TrainConfig(epochs=20, time_budget_seconds=20)
     result = train(PRESETS["fast"], dataset, config)
     record = make_record(result, dataset, config, spec=PRESETS["fast"], preset="fast")
-    save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
+    save_run(
+        result.model, record, runs_dir, extra_files=files_for_result(result, dataset, config=config)
+    )
     return runs_dir
 
 
@@ -199,7 +203,12 @@ def cifar_and_quickdraw(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path,
             result, dataset, config, spec=spec, name=f"tiny {name}",
             categories=categories, per_class=60 if categories else None,
         )  # fmt: skip
-        save_run(result.model, record, runs_dir, extra_files=files_for_result(result, dataset))
+        save_run(
+            result.model,
+            record,
+            runs_dir,
+            extra_files=files_for_result(result, dataset, config=config),
+        )
     return data_dir, runs_dir
 
 

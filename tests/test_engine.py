@@ -180,6 +180,20 @@ def test_a_finished_run_gets_its_t_sne_map_in_the_background(
     assert 0 < task.fraction_done() == 1.0
 
 
+def test_maps_wait_until_no_training_is_queued_or_running(
+    training_engine: TrainingEngine, tmp_path: Path
+) -> None:
+    first = training_engine.submit(tiny_request(tmp_path))
+    second = training_engine.submit(tiny_request(tmp_path, epochs=30))
+    assert first.wait(JOB_TIMEOUT) and first.state == "finished", first.error
+    # The second training is queued or running: the first run's map waits for it.
+    assert training_engine.side_task("map", first.run_dir.name) is None
+    assert second.wait(JOB_TIMEOUT) and second.state == "finished", second.error
+    for job in (first, second):
+        task = training_engine.side_task("map", job.run_dir.name)
+        assert task is not None and task.wait(JOB_TIMEOUT) and task.state == "finished"
+
+
 def test_a_side_task_runs_beside_a_training_instead_of_waiting_for_it(
     training_engine: TrainingEngine, tmp_path: Path
 ) -> None:
@@ -187,7 +201,9 @@ def test_a_side_task_runs_beside_a_training_instead_of_waiting_for_it(
 
     finished = training_engine.submit(tiny_request(tmp_path))
     assert finished.wait(JOB_TIMEOUT) and finished.state == "finished", finished.error
-    long_job = training_engine.submit(tiny_request(tmp_path, epochs=1000))
+    long_job = training_engine.submit(
+        tiny_request(tmp_path, epochs=1000, batch_size=2, time_budget_seconds=90)
+    )
     wait_for_first_batch(long_job)
     export = training_engine.submit_export(finished.run_dir, "saved_model")
     assert export.wait(JOB_TIMEOUT) and export.state == "finished", export.error

@@ -1,0 +1,287 @@
+"""'That is not one of mine': whether an image looks like what a network was trained on.
+
+The method, chosen after Lee et al. 2018 (Mahalanobis distance to class-conditional Gaussians
+with a shared covariance, on the penultimate features), Liu et al. 2020 (the energy of the
+logits) and Hendrycks et al. 2019 (outlier exposure, which needs outlier data at training time
+and is not done here): three post-hoc scores of an image's penultimate features f,
+
+1. the Mahalanobis distance of f to the nearest class mean (shared covariance, ridge 1e-3),
+   within the principal components of the training features that hold 95% of their variance
+   (at most 128 of them, which keeps the file small and a drawing's answer under 10 ms),
+2. the residual of f outside those components (what a PCA of the training features does not
+   explain),
+3. one minus the top probability,
+
+each divided by its 99th percentile on the validation images (training images the network did
+not fit), combined by their maximum, and thresholded at the validation quantile that keeps
+`FAMILIAR_SHARE` of them. Fitted when the run is saved: class means, covariance and PCA from
+training features, scales and threshold from validation features.
+"""
+
+from __future__ import annotations
+
+import io
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import TYPE_CHECKING
+
+import numpy as np
+
+from core.timeline import RECOGNITION_FILE_NAME
+
+if TYPE_CHECKING:
+    import keras
+
+FAMILIAR_SHARE = 0.975
+PCA_VARIANCE_KEPT = 0.95
+MAX_COMPONENTS = 128
+COVARIANCE_RIDGE = 1e-3
+SCALE_QUANTILE = 0.99
+MAX_FIT_IMAGES = 5_000
+MAX_VALIDATION_IMAGES = 2_000
+MIN_VALIDATION_IMAGES = 20
+
+
+@dataclass(frozen=True)
+class Recognition:
+    """What a network makes of images: `probabilities` (n, k) and `familiar` (n,) bool.
+
+    `scores` (n,) is the combined unfamiliarity, 1.0 at the threshold; None when the run was
+    not calibrated (an imported model), and then `familiar` is all True.
+    """
+
+    probabilities: np.ndarray
+    familiar: np.ndarray
+    scores: np.ndarray | None
+
+    @property
+    def calibrated(self) -> bool:
+        return self.scores is not None
+
+
+@dataclass(frozen=True, eq=False)
+class Calibration:
+    """The fitted statistics of one run; see the module docstring."""
+
+    class_means: np.ndarray  # (k, r), in the principal components
+    precision: np.ndarray  # (r, r), inverse of the shared covariance there
+    pca_mean: np.ndarray  # (d,)
+    pca_components: np.ndarray  # (r, d)
+    scales: np.ndarray  # (3,) the scores' validation 99th percentiles
+    threshold: float
+
+
+def raw_scores(
+    calibration: Calibration, features: np.ndarray, probabilities: np.ndarray
+) -> np.ndarray:
+    """The three unfamiliarity scores (n, 3), before scaling: Mahalanobis, residual, 1 - top."""
+    centred = np.asarray(features, dtype=np.float64) - calibration.pca_mean
+    components = np.asarray(calibration.pca_components, dtype=np.float64)
+    coordinates = centred @ components.T
+    differences = coordinates[:, np.newaxis, :] - calibration.class_means[np.newaxis]
+    distances = np.sum((differences @ calibration.precision) * differences, axis=2)
+    mahalanobis = np.sqrt(np.maximum(distances.min(axis=1), 0.0))
+    residual = np.linalg.norm(centred - coordinates @ components, axis=1)
+    uncertainty = 1.0 - np.asarray(probabilities, dtype=np.float64).max(axis=1)
+    return np.stack([mahalanobis, residual, uncertainty], axis=1)
+
+
+def combined_scores(
+    calibration: Calibration, features: np.ndarray, probabilities: np.ndarray
+) -> np.ndarray:
+    """Unfamiliarity (n,): the largest scaled score over the threshold; above 1 is unfamiliar."""
+    scaled = raw_scores(calibration, features, probabilities) / calibration.scales
+    return scaled.max(axis=1) / calibration.threshold
+
+
+def fit_calibration(
+    train_features: np.ndarray,
+    train_labels: np.ndarray,
+    validation_features: np.ndarray,
+    validation_probabilities: np.ndarray,
+    num_classes: int,
+) -> Calibration:
+    """Fit means, covariance and PCA on training features; scales and threshold on validation.
+
+    Raises ValueError with too few validation images to set a threshold.
+    """
+    if len(validation_features) < MIN_VALIDATION_IMAGES:
+        raise ValueError(
+            f"Telling familiar images from strange ones needs at least {MIN_VALIDATION_IMAGES} "
+            f"validation images; this run kept {len(validation_features)}."
+        )
+    from sklearn.decomposition import PCA
+
+    features = np.asarray(train_features, dtype=np.float64)
+    labels = np.asarray(train_labels)
+    # Randomized PCA of the few leading components: a full one of 10,000 x 3,136 features
+    # took 10 s; the share of the variance they hold decides how many are kept.
+    pca = PCA(
+        n_components=min(MAX_COMPONENTS, *features.shape), svd_solver="randomized", random_state=0
+    ).fit(features)
+    total_variance = float(features.var(axis=0, ddof=1).sum())
+    held = np.cumsum(pca.explained_variance_) / max(total_variance, 1e-12)
+    kept = int(np.searchsorted(held, PCA_VARIANCE_KEPT) + 1)
+    components = pca.components_[: min(kept, len(pca.components_))]
+    coordinates = (features - pca.mean_) @ components.T
+    dimensions = coordinates.shape[1]
+    overall_mean = coordinates.mean(axis=0)
+    class_means = np.stack(
+        [
+            coordinates[labels == label].mean(axis=0) if np.any(labels == label) else overall_mean
+            for label in range(num_classes)
+        ]
+    )
+    centred = coordinates - class_means[labels]
+    covariance = centred.T @ centred / max(len(coordinates) - 1, 1)
+    # A ridge in proportion to the features' scale keeps the covariance invertible.
+    ridge = COVARIANCE_RIDGE * max(float(np.trace(covariance)) / dimensions, 1e-12)
+    precision = np.linalg.inv(covariance + ridge * np.eye(dimensions))
+    partial = Calibration(
+        class_means=class_means,
+        precision=precision,
+        pca_mean=pca.mean_.astype(np.float32),
+        pca_components=components.astype(np.float32),
+        scales=np.ones(3),
+        threshold=1.0,
+    )
+    validation = raw_scores(partial, validation_features, validation_probabilities)
+    scales = np.maximum(np.quantile(validation, SCALE_QUANTILE, axis=0), 1e-9)
+    combined = (validation / scales).max(axis=1)
+    threshold = float(np.quantile(combined, FAMILIAR_SHARE))
+    return Calibration(
+        class_means=class_means,
+        precision=precision,
+        pca_mean=partial.pca_mean,
+        pca_components=partial.pca_components,
+        scales=scales,
+        threshold=max(threshold, 1e-9),
+    )
+
+
+def calibration_file_bytes(calibration: Calibration) -> bytes:
+    buffer = io.BytesIO()
+    np.savez(
+        buffer,
+        class_means=calibration.class_means,
+        precision=calibration.precision,
+        pca_mean=calibration.pca_mean,
+        pca_components=calibration.pca_components,
+        scales=calibration.scales,
+        threshold=np.asarray(calibration.threshold),
+    )
+    return buffer.getvalue()
+
+
+def read_calibration(path: str | Path) -> Calibration:
+    """A calibration written by calibration_file_bytes; ValueError when it cannot be read."""
+    try:
+        with np.load(path) as archive:
+            return Calibration(
+                class_means=archive["class_means"],
+                precision=archive["precision"],
+                pca_mean=archive["pca_mean"],
+                pca_components=archive["pca_components"],
+                scales=archive["scales"],
+                threshold=float(archive["threshold"]),
+            )
+    except (OSError, KeyError, ValueError) as error:
+        raise ValueError(f"The run's calibration {path} could not be read: {error}") from error
+
+
+def make_features_function(
+    model: keras.Model, *, batch_size: int = 1024
+) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
+    """uint8 images (n, h, w, c) -> (penultimate features (n, d), probabilities (n, k)).
+
+    One compiled call with a free batch size, so one drawing costs about a millisecond.
+    """
+    import keras
+    import tensorflow as tf
+    from keras import layers
+
+    dense_layers = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
+    if not dense_layers:
+        raise ValueError("This model has no Dense layer, so it has no penultimate features.")
+    probe = keras.Model(model.inputs[0], [dense_layers[-1].input, model.outputs[0]])
+    input_shape = tuple(int(size) for size in model.input_shape[1:])
+
+    @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.uint8)])
+    def call(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
+        features, probabilities = probe(tf.cast(batch, tf.float32), training=False)
+        return tf.reshape(features, (tf.shape(features)[0], -1)), probabilities
+
+    def features_of(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        images = np.asarray(images)
+        if images.ndim == len(input_shape):
+            images = images[np.newaxis]
+        feature_parts, probability_parts = [], []
+        for start in range(0, len(images), batch_size):
+            features, probabilities = call(images[start : start + batch_size])
+            feature_parts.append(features.numpy())
+            probability_parts.append(probabilities.numpy())
+        return (
+            np.concatenate(feature_parts).astype(np.float32),
+            np.concatenate(probability_parts).astype(np.float32),
+        )
+
+    return features_of
+
+
+def calibrate(
+    model: keras.Model,
+    train_images: np.ndarray,
+    train_labels: np.ndarray,
+    validation_images: np.ndarray,
+    num_classes: int,
+    *,
+    seed: int = 0,
+) -> Calibration:
+    """Fit a run's calibration from its own training and validation images (uint8)."""
+    features_of = make_features_function(model)
+    generator = np.random.default_rng(seed)
+    # Samples keep the save quick: statistics of 5,000 images and a 97.5% quantile of 2,000
+    # are as good as those of all of them.
+    if len(train_images) > MAX_FIT_IMAGES:
+        chosen = np.sort(generator.choice(len(train_images), MAX_FIT_IMAGES, replace=False))
+        train_images, train_labels = train_images[chosen], train_labels[chosen]
+    if len(validation_images) > MAX_VALIDATION_IMAGES:
+        chosen = np.sort(
+            generator.choice(len(validation_images), MAX_VALIDATION_IMAGES, replace=False)
+        )
+        validation_images = validation_images[chosen]
+    train_features, _ = features_of(train_images)
+    validation_features, validation_probabilities = features_of(validation_images)
+    return fit_calibration(
+        train_features, train_labels, validation_features, validation_probabilities, num_classes
+    )
+
+
+def recognise(
+    features_of: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    calibration: Calibration | None,
+    images: np.ndarray,
+) -> Recognition:
+    """Probabilities and familiarity of uint8 images; familiar everywhere without calibration."""
+    features, probabilities = features_of(images)
+    if calibration is None:
+        return Recognition(probabilities, np.ones(len(probabilities), dtype=bool), None)
+    scores = combined_scores(calibration, features, probabilities)
+    return Recognition(probabilities, scores <= 1.0, scores)
+
+
+__all__ = [
+    "FAMILIAR_SHARE",
+    "RECOGNITION_FILE_NAME",
+    "Calibration",
+    "Recognition",
+    "calibrate",
+    "calibration_file_bytes",
+    "combined_scores",
+    "fit_calibration",
+    "make_features_function",
+    "raw_scores",
+    "read_calibration",
+    "recognise",
+]
