@@ -161,6 +161,7 @@ def fit_calibration(
 
 
 def calibration_file_bytes(calibration: Calibration) -> bytes:
+    """The .npz file of a calibration, written with the run as recognition.npz."""
     buffer = io.BytesIO()
     np.savez(
         buffer,

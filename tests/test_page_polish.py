@@ -40,11 +40,19 @@ def open_page(page: str, *, before: dict | None = None, user: str | None = None)
 def always_predict(monkeypatch: pytest.MonkeyPatch, probabilities: np.ndarray) -> None:
     """Every run answers `probabilities` for every image, so a test knows what it says."""
 
+    from core.recognition import Recognition
+
     def predict(self: runs.Run, images: np.ndarray) -> np.ndarray:
         count = 1 if np.ndim(images) == 3 else len(images)
         return np.tile(probabilities, (count, 1))
 
+    def recognise(self: runs.Run, images: np.ndarray) -> Recognition:
+        # Familiar and calibrated: only the probabilities decide what the page says.
+        answers = predict(self, images)
+        return Recognition(answers, np.ones(len(answers), dtype=bool), np.zeros(len(answers)))
+
     monkeypatch.setattr(runs.Run, "predict", predict)
+    monkeypatch.setattr(runs.Run, "recognise", recognise)
 
 
 def copy_run(source_runs: Path, runs_dir: Path, run_id: str, **record_changes) -> Path:
