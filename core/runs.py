@@ -216,18 +216,28 @@ def make_record(
     )
 
 
-def _write_json(path: Path, values: Mapping[str, Any]) -> None:
-    """Write JSON next to `path`, flush it to disk, then rename it over `path` in one step."""
+def write_file_atomically(path: str | os.PathLike, data: bytes) -> None:
+    """Write `data` next to `path`, flush it to disk, then rename it over `path` in one step.
+
+    Readers see the old file or the new one, never half of it.
+    """
+    path = Path(path)
     descriptor, temporary = tempfile.mkstemp(prefix=TEMPORARY_PREFIX, dir=path.parent)
     try:
-        with os.fdopen(descriptor, "w", encoding="utf-8") as handle:
-            json.dump(_json_ready(values), handle, indent=2, allow_nan=False)
+        with os.fdopen(descriptor, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temporary, path)
     except BaseException:
         Path(temporary).unlink(missing_ok=True)
         raise
+
+
+def _write_json(path: Path, values: Mapping[str, Any]) -> None:
+    """Write a JSON file atomically; a value JSON cannot hold raises before anything is written."""
+    text = json.dumps(_json_ready(values), indent=2, allow_nan=False)
+    write_file_atomically(path, text.encode("utf-8"))
 
 
 def _write_extra_files(folder: Path, files: Mapping[str, bytes]) -> None:
@@ -973,4 +983,5 @@ __all__ = [
     "run_owner",
     "save_run",
     "save_run_files",
+    "write_file_atomically",
 ]

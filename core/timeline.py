@@ -227,8 +227,7 @@ def store_embedding_map(
 
     Maps already stored for the same sample are kept; a run that is gone is left alone.
     """
-    import os
-    import tempfile
+    from core.runs import write_file_atomically
 
     folder = Path(run_dir)
     if not folder.is_dir():
@@ -243,15 +242,7 @@ def store_embedding_map(
     if not np.array_equal(stored.get("indices", indices), indices):
         stored = {}
     kept = {name: points for name, points in stored.items() if name not in ("indices", "labels")}
-    data = embedding_file_bytes(indices, labels, **{**kept, **maps})
-    descriptor, temporary = tempfile.mkstemp(prefix=".tmp-", dir=folder)
-    try:
-        with os.fdopen(descriptor, "wb") as handle:
-            handle.write(data)
-        os.replace(temporary, path)
-    except BaseException:
-        Path(temporary).unlink(missing_ok=True)
-        raise
+    write_file_atomically(path, embedding_file_bytes(indices, labels, **{**kept, **maps}))
 
 
 def embedding_maps(

@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import threading
 import time
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any
 
@@ -994,9 +994,10 @@ def train(
         )
     evaluation_seconds = time.perf_counter() - evaluation_start
     if status == "completed":
+        losses = [point["loss"] for point in monitor.batch_points if point["loss"] is not None]
         verdict = judge_finished_run(
-            first_loss=_first_loss(monitor.batch_points),
-            last_loss=_last_loss(monitor.batch_points),
+            first_loss=losses[0] if losses else None,
+            last_loss=losses[-1] if losses else None,
             accuracy=test_accuracy,
             num_classes=num_classes,
             steps=monitor.step,
@@ -1035,16 +1036,6 @@ def train(
         checkpoint_epochs=tuple(step / steps_per_epoch for step in checkpoint_steps_taken),
         checkpoint_weights=tuple(checkpoint_weights),
     )
-
-
-def _first_loss(batch_points: Sequence[Mapping[str, Any]]) -> float | None:
-    losses = [point["loss"] for point in batch_points if point.get("loss") is not None]
-    return losses[0] if losses else None
-
-
-def _last_loss(batch_points: Sequence[Mapping[str, Any]]) -> float | None:
-    losses = [point["loss"] for point in batch_points if point.get("loss") is not None]
-    return losses[-1] if losses else None
 
 
 def learning_rate_advice(optimizer: str, learning_rate: float) -> str:

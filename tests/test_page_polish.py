@@ -9,32 +9,14 @@ from types import SimpleNamespace
 
 import numpy as np
 import pytest
-from streamlit.testing.v1 import AppTest
-from tests_support import canvas_state, class_folder_zip, drawn_one
+from tests_support import canvas_state, class_folder_zip, drawn_one, open_page, upload_shapes
 
 from core import runs, session_keys
 
-ROOT = Path(__file__).resolve().parents[1]
-DASHBOARD = str(ROOT / "dashboard.py")
-TIMEOUT = 60
 # One image's probabilities over the ten digits: a 1 at 40%, a 7 at 30%, the rest small.
 UNSURE_ONE = np.array([0.05, 0.40, 0.05, 0.05, 0.05, 0.05, 0.05, 0.30, 0.0, 0.0], np.float32)
 # A sure 0, some evidence for a 2, next to none for a 1 (0.4%, which reads 0%).
 SURE_ZERO = np.array([0.90, 0.004, 0.096, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0, 0.0], np.float32)
-
-
-def open_page(page: str, *, before: dict | None = None, user: str | None = None) -> AppTest:
-    """Open the app on `page`, with `before` put into the session state first."""
-    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
-    if user is not None:
-        app.query_params["user"] = user
-    app.run()
-    for key, value in (before or {}).items():
-        app.session_state[key] = value
-    app.switch_page(page)
-    app.run()
-    assert not app.exception
-    return app
 
 
 def always_predict(monkeypatch: pytest.MonkeyPatch, probabilities: np.ndarray) -> None:
@@ -192,9 +174,7 @@ def test_the_default_batch_size_fits_a_small_upload(
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
     app = open_page("pages/datasets.py", user="Ana")
-    app.selectbox(key="datasets_name").set_value("custom").run()
-    archive = class_folder_zip({"circles": 12, "squares": 12})
-    app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
+    upload_shapes(app)
     app.switch_page("pages/train.py").run()
     app.selectbox(key="train_name").set_value("digits").run()
     assert app.selectbox(key="train_batch_size").value == 256

@@ -11,27 +11,9 @@ from pathlib import Path
 import numpy as np
 import pytest
 from streamlit.testing.v1 import AppTest
-from tests_support import canvas_state, drawn_one
+from tests_support import canvas_state, drawn_one, open_page, upload_shapes
 
 from core import datasets, session_keys
-
-ROOT = Path(__file__).resolve().parents[1]
-DASHBOARD = str(ROOT / "dashboard.py")
-TIMEOUT = 60
-
-
-def open_page(page: str, *, user: str | None = None, **query: str) -> AppTest:
-    """Open the app on `page`, as `user` when given (the URL's user=...)."""
-    app = AppTest.from_file(DASHBOARD, default_timeout=TIMEOUT)
-    if user is not None:
-        app.query_params["user"] = user
-    app.query_params.update(query)
-    app.run()
-    assert not app.exception
-    if page != "pages/home.py":
-        app.switch_page(page)
-        app.run()
-    return app
 
 
 def metric_values(app: AppTest) -> dict[str, str]:
@@ -554,14 +536,11 @@ def test_an_imported_model_is_checked_and_kept_as_a_run(
 def test_uploaded_images_train_like_a_built_in_dataset(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
-    from tests_support import class_folder_zip
 
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
     app = open_page("pages/datasets.py", user="Ana")
-    app.selectbox(key="datasets_name").set_value("custom").run()
-    archive = class_folder_zip({"circles": 12, "squares": 12})
-    app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
+    upload_shapes(app)
     assert not app.exception and metric_values(app)["Classes"] == "2"
     # The upload lives in this session: the Train page finds it.
     app.switch_page("pages/train.py").run()

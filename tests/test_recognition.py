@@ -142,8 +142,7 @@ def test_hand_stroked_letters_are_mostly_strange_to_a_digit_network(mnist_run) -
 def test_the_draw_page_says_when_a_drawing_is_not_one_of_its_classes(
     monkeypatch: pytest.MonkeyPatch, mnist_runs_dir: Path
 ) -> None:
-    from streamlit.testing.v1 import AppTest
-    from tests_support import canvas_state
+    from tests_support import canvas_state, open_page
 
     run = load_run(list_runs(mnist_runs_dir)[0].run_dir)
     verdicts = run.recognise(canvas_inputs(list(LETTERS.values()))).familiar
@@ -155,9 +154,7 @@ def test_the_draw_page_says_when_a_drawing_is_not_one_of_its_classes(
         (DIGIT_ONE, bool(run.recognise(canvas_inputs([DIGIT_ONE])).familiar[0])),
         (strange, False),
     ):
-        app = AppTest.from_file(str(Path(__file__).parents[1] / "dashboard.py"), default_timeout=60)
-        app.run()
-        app.switch_page("pages/draw.py").run()
+        app = open_page("pages/draw.py")
         app.session_state["draw_canvas"] = canvas_state(drawn(strokes))
         app.run()
         assert not app.exception

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import io
 import zipfile
+from pathlib import Path
 
 import numpy as np
 from PIL import Image, ImageDraw
@@ -49,3 +50,33 @@ def drawn_one(size: int = 280) -> np.ndarray:
     picture = Image.new("RGBA", (size, size), (255, 255, 255, 255))
     ImageDraw.Draw(picture).line([(150, 50), (140, 230)], fill=(0, 0, 0, 255), width=18)
     return np.asarray(picture)
+
+
+DASHBOARD = str(Path(__file__).resolve().parents[1] / "dashboard.py")
+APP_TIMEOUT = 60
+
+
+def open_page(page: str, *, user: str | None = None, before: dict | None = None, **query: str):
+    """An AppTest of the app on `page`, as `user` (the URL's user=...), with `before` put into
+    the session state and `query` into the address first."""
+    from streamlit.testing.v1 import AppTest
+
+    app = AppTest.from_file(DASHBOARD, default_timeout=APP_TIMEOUT)
+    if user is not None:
+        app.query_params["user"] = user
+    app.query_params.update(query)
+    app.run()
+    assert not app.exception
+    for key, value in (before or {}).items():
+        app.session_state[key] = value
+    if page != "pages/home.py":
+        app.switch_page(page)
+        app.run()
+    return app
+
+
+def upload_shapes(app, images_per_class: int = 12) -> None:
+    """On the Datasets page: choose "your own images" and upload circles and squares."""
+    app.selectbox(key="datasets_name").set_value("custom").run()
+    archive = class_folder_zip({"circles": images_per_class, "squares": images_per_class})
+    app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
