@@ -14,7 +14,7 @@ from sklearn.decomposition import PCA
 from sklearn.manifold import TSNE
 from threadpoolctl import threadpool_limits
 
-from core.evaluation import DEFAULT_BATCH_SIZE, predict_in_batches
+from core.evaluation import DEFAULT_BATCH_SIZE, check_images, predict_in_batches
 
 CONVOLUTION_TYPES = (
     layers.Conv2D,
@@ -35,6 +35,30 @@ SKIPPED_TYPES = (
 )
 # PCA down to this many dimensions before t-SNE, the usual way to make t-SNE fast and less noisy.
 TSNE_PCA_DIMENSIONS = 50
+# Layers after a convolution that change each value on its own, so the value they make of one
+# position sits at that same position of their output; convolution_step follows them.
+ELEMENTWISE_KINDS: tuple[tuple[type, str], ...] = (
+    (layers.BatchNormalization, "batch_norm"),
+    (layers.Activation, "activation"),
+    (layers.ReLU, "activation"),
+    (layers.LeakyReLU, "activation"),
+    (layers.ELU, "activation"),
+    (layers.PReLU, "activation"),
+)
+# Non-overlapping pooling puts each position in one window; the global ones end the trail.
+POOLING_KINDS: tuple[tuple[type, str], ...] = (
+    (layers.MaxPooling2D, "max_pool"),
+    (layers.AveragePooling2D, "average_pool"),
+    (layers.GlobalMaxPooling2D, "global_max_pool"),
+    (layers.GlobalAveragePooling2D, "global_average_pool"),
+)
+# Activations that mix the channels of a position (softmax over them) are not elementwise.
+CHANNEL_MIXING_ACTIVATIONS = (
+    keras.activations.softmax,
+    keras.activations.log_softmax,
+    keras.activations.sparsemax,
+    keras.activations.glu,
+)
 
 
 @dataclass(frozen=True, eq=False)
@@ -258,12 +282,16 @@ def penultimate_activations(
     model: keras.Model, images: np.ndarray, *, batch_size: int = DEFAULT_BATCH_SIZE
 ) -> np.ndarray:
     """Activations feeding the last Dense layer, (n, features) float32."""
+    activations = predict_in_batches(_penultimate_probe(model), images, batch_size=batch_size)
+    return activations.reshape(len(images), -1)
+
+
+def _penultimate_probe(model: keras.Model) -> keras.Model:
+    """A model from the image to the input of the last Dense layer."""
     dense_layers = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
     if not dense_layers:
         raise ValueError("This model has no Dense layer, so it has no penultimate activations.")
-    probe = keras.Model(model.inputs[0], dense_layers[-1].input)
-    activations = predict_in_batches(probe, images, batch_size=batch_size)
-    return activations.reshape(len(images), -1)
+    return keras.Model(model.inputs[0], dense_layers[-1].input)
 
 
 def embedding(
@@ -300,3 +328,326 @@ def embedding(
     tsne = TSNE(n_components=2, perplexity=perplexity, init="pca", random_state=random_state)
     with threadpool_limits(limits=tsne_threads, user_api="openmp"):
         return tsne.fit_transform(activations).astype(np.float32)
+
+
+@dataclass(frozen=True, eq=False)
+class ConvolutionStep:
+    """The arithmetic behind one output value of a Conv2D layer, as CNN Explainer shows it.
+
+    `patch`, `kernel` and `products` are (kernel_height, kernel_width, input_channels) float32:
+    the layer's input under the window (zeros where it hangs over the padding), the output
+    channel's weights, and their elementwise product. `input_rows` and `input_cols` are the
+    input rows and columns the window covers; one outside 0..size-1 is padding.
+    `per_channel_sums` (input_channels,) float32 sums the products of each input channel;
+    `pre_activation` = sum(products) + bias, and `value` is the layer's activation of it, the
+    layer's real output at (row, col, channel). `after` holds (layer name, kind, value) for the
+    layers that follow, kind one of "batch_norm", "activation", "max_pool", "average_pool",
+    "global_max_pool" and "global_average_pool"; it stops at the first layer whose output at
+    this position cannot be told apart from the rest (a convolution, a flatten, a branch).
+    """
+
+    layer_name: str
+    row: int
+    col: int
+    channel: int
+    patch: np.ndarray
+    kernel: np.ndarray
+    products: np.ndarray
+    per_channel_sums: np.ndarray
+    bias: float
+    pre_activation: float
+    activation: str
+    value: float
+    input_rows: tuple[int, ...]
+    input_cols: tuple[int, ...]
+    after: tuple[tuple[str, str, float], ...]
+
+
+def _padding_before(
+    input_size: int, kernel_size: int, stride: int, dilation: int, padding: str
+) -> int:
+    """Rows (or columns) of zeros TensorFlow adds before the input for this window and padding.
+
+    "same" pads so that the output has ceil(input / stride) positions; of the total padding
+    TensorFlow puts the smaller half first, so an odd total leaves one more row at the bottom.
+    """
+    if padding == "valid":
+        return 0
+    span = (kernel_size - 1) * dilation + 1
+    output_size = -(-input_size // stride)
+    return max((output_size - 1) * stride + span - input_size, 0) // 2
+
+
+def _convolution_layer(model: keras.Model, layer_name: str) -> layers.Conv2D:
+    """The model's Conv2D layer of that name; ValueError naming the choices otherwise."""
+    choices = (
+        ", ".join(layer.name for layer in model.layers if isinstance(layer, layers.Conv2D))
+        or "none in this model"
+    )
+    try:
+        layer = model.get_layer(layer_name)
+    except ValueError:
+        raise ValueError(
+            f"This model has no layer named {layer_name!r}; its Conv2D layers are: {choices}."
+        ) from None
+    if not isinstance(layer, layers.Conv2D):
+        raise ValueError(
+            f"Layer {layer_name!r} is a {type(layer).__name__}, not a Conv2D; the step-by-step "
+            f"view works on plain convolutions: {choices}."
+        )
+    if layer.data_format != "channels_last" or layer.groups != 1:
+        raise ValueError(
+            f"Layer {layer_name!r} is a channels-first or grouped convolution, which the "
+            "step-by-step view does not cover."
+        )
+    return layer
+
+
+def _check_index(name: str, index: int, size: int) -> int:
+    if isinstance(index, bool) or not isinstance(index, int | np.integer) or not 0 <= index < size:
+        raise ValueError(f"{name} must be a whole number from 0 to {size - 1}; got {index!r}.")
+    return int(index)
+
+
+def _single_image(image: np.ndarray) -> np.ndarray:
+    """Drop the batch axis of a (1, h, w, c) image; a batch of several is refused."""
+    image = np.asarray(image)
+    if image.ndim == 4:
+        if len(image) != 1:
+            raise ValueError(f"Give one image, not a batch of {len(image)}.")
+        return image[0]
+    return image
+
+
+def _following_kind(layer: keras.layers.Layer) -> str | None:
+    """The `after` kind of a layer convolution_step can follow one position through, or None."""
+    if isinstance(layer, layers.Activation) and layer.activation in CHANNEL_MIXING_ACTIVATIONS:
+        return None
+    for layer_type, kind in (*ELEMENTWISE_KINDS, *POOLING_KINDS):
+        if isinstance(layer, layer_type):
+            if getattr(layer, "data_format", "channels_last") != "channels_last":
+                return None
+            return kind
+    return None
+
+
+def _layers_after(model: keras.Model, layer: keras.layers.Layer) -> list[keras.layers.Layer]:
+    """The chain of batch norm, activation and pooling layers fed by `layer` alone.
+
+    Each must be the only layer reading the previous output, and read nothing else: where the
+    output branches (two readers, or an Add joining it with another path) the chain stops.
+    """
+    chain: list[keras.layers.Layer] = []
+    tensor = layer.output
+    while True:
+        readers = []
+        for candidate in model.layers:
+            try:
+                inputs = keras.tree.flatten(candidate.input)
+            except (AttributeError, ValueError, RuntimeError):
+                continue  # An input layer, or one used twice, has no single input to compare.
+            if any(item is tensor for item in inputs):
+                readers.append((candidate, len(inputs)))
+        if len(readers) != 1 or readers[0][1] != 1:
+            return chain
+        following = readers[0][0]
+        kind = _following_kind(following)
+        if kind is None:
+            return chain
+        chain.append(following)
+        if kind.startswith("global_"):
+            return chain
+        tensor = following.output
+
+
+def _window_covering(
+    position: int, input_size: int, output_size: int, pool: int, stride: int, padding: str
+) -> int | None:
+    """The one pooling window along an axis that covers `position`; None if none or several.
+
+    Valid pooling of an odd size leaves the last row in no window; overlapping pooling
+    (stride below the pool size) puts a row in two.
+    """
+    before = _padding_before(input_size, pool, stride, 1, padding)
+    windows = [
+        window
+        for window in range(output_size)
+        if window * stride - before <= position < window * stride - before + pool
+    ]
+    return windows[0] if len(windows) == 1 else None
+
+
+def _pooled_position(pooling: keras.layers.Layer, row: int, col: int) -> tuple[int, int] | None:
+    """Where (row, col) of a pooling layer's input lands in its output; None if not one place."""
+    input_height, input_width = (int(size) for size in pooling.input.shape[1:3])
+    output_height, output_width = (int(size) for size in pooling.output.shape[1:3])
+    (pool_rows, pool_cols), (stride_rows, stride_cols) = pooling.pool_size, pooling.strides
+    pooled_row = _window_covering(
+        row, input_height, output_height, pool_rows, stride_rows, pooling.padding
+    )
+    pooled_col = _window_covering(
+        col, input_width, output_width, pool_cols, stride_cols, pooling.padding
+    )
+    if pooled_row is None or pooled_col is None:
+        return None
+    return pooled_row, pooled_col
+
+
+def _values_after(
+    chain: list[keras.layers.Layer],
+    outputs: list[np.ndarray],
+    row: int,
+    col: int,
+    channel: int,
+) -> tuple[tuple[str, str, float], ...]:
+    """(layer name, kind, value) for each chained layer, read from its real output."""
+    after = []
+    for following, output in zip(chain, outputs, strict=True):
+        kind = _following_kind(following)
+        if kind.startswith("global_"):
+            after.append((following.name, kind, float(output.reshape(-1)[channel])))
+            break
+        if kind in ("max_pool", "average_pool"):
+            pooled = _pooled_position(following, row, col)
+            if pooled is None:
+                break
+            row, col = pooled
+        after.append((following.name, kind, float(output[row, col, channel])))
+    return tuple(after)
+
+
+def convolution_step(
+    model: keras.Model, image: np.ndarray, layer_name: str, row: int, col: int, channel: int
+) -> ConvolutionStep:
+    """How the Conv2D layer `layer_name` computes its output at (row, col, channel) for one image.
+
+    `image` is uint8, (h, w, c) or (1, h, w, c), the model's input size. The layer's input comes
+    from running the model up to it; the window follows TensorFlow's padding exactly.
+    """
+    layer = _convolution_layer(model, layer_name)
+    kernel_height, kernel_width, input_channels, filters = (
+        int(size) for size in layer.kernel.shape
+    )
+    output_height, output_width, output_channels = (int(size) for size in layer.output.shape[1:])
+    if output_channels != filters:
+        raise ValueError(f"Layer {layer_name!r}'s activation changes its number of channels.")
+    row = _check_index("row", row, output_height)
+    col = _check_index("col", col, output_width)
+    channel = _check_index("channel", channel, output_channels)
+    batch = _image_batch(_single_image(image), tuple(model.input_shape[1:]))
+
+    chain = _layers_after(model, layer)
+    # Built per call: about 1 ms, against 3-5 ms to run it, so there is nothing worth caching.
+    # A direct call, not predict(), which costs ~70 ms for one image (TRAPS.md).
+    probe = keras.Model(model.inputs[0], [layer.input, *(following.output for following in chain)])
+    outputs = probe(tf.cast(batch, tf.float32), training=False)
+    outputs = outputs if isinstance(outputs, list | tuple) else [outputs]
+    outputs = [np.asarray(output, dtype=np.float32)[0] for output in outputs]
+    layer_input = outputs[0]
+
+    input_height, input_width = layer_input.shape[:2]
+    (stride_rows, stride_cols), (dilation_rows, dilation_cols) = layer.strides, layer.dilation_rate
+    top = row * stride_rows - _padding_before(
+        input_height, kernel_height, stride_rows, dilation_rows, layer.padding
+    )
+    left = col * stride_cols - _padding_before(
+        input_width, kernel_width, stride_cols, dilation_cols, layer.padding
+    )
+    input_rows = top + np.arange(kernel_height) * dilation_rows
+    input_cols = left + np.arange(kernel_width) * dilation_cols
+    inside_rows = (input_rows >= 0) & (input_rows < input_height)
+    inside_cols = (input_cols >= 0) & (input_cols < input_width)
+    patch = np.zeros((kernel_height, kernel_width, input_channels), dtype=np.float32)
+    patch[np.ix_(inside_rows, inside_cols)] = layer_input[
+        np.ix_(input_rows[inside_rows], input_cols[inside_cols])
+    ]
+
+    weights = np.asarray(layer.kernel, dtype=np.float32)
+    biases = (
+        np.asarray(layer.bias, dtype=np.float32)
+        if layer.use_bias
+        else np.zeros(filters, np.float32)
+    )
+    kernel = np.ascontiguousarray(weights[..., channel])
+    products = patch * kernel
+    bias = float(biases[channel])
+    pre_activation = float(products.sum(dtype=np.float64) + bias)
+    # The activation gets every channel's sum, not just this one: a softmax over the channels
+    # needs them all, and an elementwise activation is unchanged by the company.
+    pre_activations = patch.reshape(-1).astype(np.float64) @ weights.reshape(-1, filters) + biases
+    pre_activations[channel] = pre_activation
+    activated = layer.activation(tf.constant(pre_activations[np.newaxis], dtype=tf.float32))
+    value = float(np.asarray(activated, dtype=np.float32)[0, channel])
+
+    return ConvolutionStep(
+        layer_name=layer.name,
+        row=row,
+        col=col,
+        channel=channel,
+        patch=patch,
+        kernel=kernel,
+        products=products,
+        per_channel_sums=products.sum(axis=(0, 1), dtype=np.float64).astype(np.float32),
+        bias=bias,
+        pre_activation=pre_activation,
+        activation=getattr(layer.activation, "__name__", type(layer.activation).__name__),
+        value=value,
+        input_rows=tuple(int(index) for index in input_rows),
+        input_cols=tuple(int(index) for index in input_cols),
+        after=_values_after(chain, outputs[1:], row, col, channel),
+    )
+
+
+def similar_images(
+    model: keras.Model,
+    image: np.ndarray,
+    reference_images: np.ndarray,
+    count: int,
+    *,
+    reference_features: np.ndarray | None = None,
+    batch_size: int = DEFAULT_BATCH_SIZE,
+) -> np.ndarray:
+    """Indices (count,) int64 of the reference images the network finds most like `image`.
+
+    Likeness is the cosine similarity of the penultimate activations, nearest first.
+    `reference_features` (n, features), from penultimate_activations, saves recomputing them.
+    """
+    reference_images = np.asarray(reference_images)
+    check_images(model, reference_images)
+    reference_count = len(reference_images)
+    if (
+        isinstance(count, bool)
+        or not isinstance(count, int | np.integer)
+        or not 1 <= count <= reference_count
+    ):
+        raise ValueError(
+            f"count must be a whole number from 1 to {reference_count} (the number of "
+            f"reference images); got {count!r}."
+        )
+    batch = _image_batch(_single_image(image), tuple(model.input_shape[1:]))
+    # One image: a direct call of the probe, not the batched tf.function, which traces anew.
+    query = np.asarray(
+        _penultimate_probe(model)(tf.cast(batch, tf.float32), training=False), dtype=np.float32
+    ).reshape(-1)
+    if reference_features is None:
+        reference_features = penultimate_activations(model, reference_images, batch_size=batch_size)
+    reference_features = np.asarray(reference_features, dtype=np.float32)
+    if reference_features.shape != (reference_count, len(query)):
+        raise ValueError(
+            f"reference_features must have shape ({reference_count}, {len(query)}), one row of "
+            f"this model's penultimate activations per reference image; got "
+            f"{reference_features.shape}."
+        )
+    # Cosine rather than Euclidean: after a ReLU the features are positive and their overall
+    # size follows the ink (a bold stroke fires every feature harder), while which features fire
+    # follows the shape; cosine compares the shape and ignores the boldness.
+    reference_norms = np.sqrt(np.einsum("ij,ij->i", reference_features, reference_features))
+    norms = reference_norms * np.linalg.norm(query)
+    similarity = np.divide(
+        reference_features @ query,
+        norms,
+        out=np.zeros(reference_count, np.float32),
+        where=norms > 0,
+    )
+    # A stable sort keeps tied references (duplicate images) in their given order.
+    return np.argsort(-similarity, kind="stable")[:count].astype(np.int64)
