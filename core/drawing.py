@@ -76,6 +76,8 @@ class DrawingStages:
     centre_of_mass_shift: (rows, columns) the drawing was moved from the middle of the frame to
     put its centre of mass at (14, 14) ("mnist"); (0, 0) for "quickdraw", which centres the
     bounding box instead.
+    read_from: "bitmap", or "strokes" when the image was drawn again from the canvas's own pen
+    strokes (core.strokes), as Quick, Draw!'s bitmaps were.
     """
 
     style: DrawingStyle
@@ -86,6 +88,7 @@ class DrawingStages:
     stroke_width: float
     image: np.ndarray
     centre_of_mass_shift: tuple[int, int]
+    read_from: str = "bitmap"
 
 
 def canvas_to_input(rgba: np.ndarray, *, style: DrawingStyle = "mnist") -> np.ndarray:
@@ -418,3 +421,25 @@ def _check_canvas(rgba: np.ndarray) -> None:
         raise ValueError(f"The canvas image must be uint8, not {rgba.dtype}.")
     if rgba.shape[0] == 0 or rgba.shape[1] == 0:
         raise ValueError("The canvas image has no pixels.")
+
+
+# The canvas is square and takes one of these sides, so a window dragged a little wider does
+# not resize it (and its drawing) under the pen.
+CANVAS_SIDES = (240, 280, 320, 360, 400, 440, 480, 520, 560, 600, 640, 720)
+DEFAULT_CANVAS_SIDE = 280
+# Window height the canvas cannot use: the browser's own bar aside, the toolbar over the canvas's
+# top edge and the sliders under it stay on screen with it.
+CANVAS_VERTICAL_ROOM = 200
+
+
+def canvas_side(column_width: int | None, window_height: int | None) -> int:
+    """The largest canvas side that fits its column and stays whole on the screen.
+
+    Quick, Draw! draws big: a large screen gets a large canvas, a 1024x768 one a canvas that
+    fits beside the guesses. Unknown sizes (before the browser has reported) give the default.
+    """
+    if not column_width or not window_height:
+        return DEFAULT_CANVAS_SIDE
+    room = min(column_width, window_height - CANVAS_VERTICAL_ROOM)
+    fitting = [side for side in CANVAS_SIDES if side <= room]
+    return fitting[-1] if fitting else CANVAS_SIDES[0]

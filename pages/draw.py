@@ -8,13 +8,14 @@ from streamlit_drawable_canvas import st_canvas
 from core import session_keys
 from core.custom_data import ImageFolderOptions, decode_image
 from core.datasets import DATASET_INFO, is_available_locally
-from core.drawing import EmptyDrawingError, preprocess_drawing
+from core.drawing import EmptyDrawingError, canvas_side
 from core.engine import TrainingRequest
 from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, sureness, top_guesses, unfamiliar_message
 from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
+from core.strokes import read_drawing
 from core.training import TrainConfig
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
@@ -22,12 +23,17 @@ from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
 from ui.time_machine import checkpoint_ui, keep_playing
 from ui.training import live_training_ui
 from ui.user import ask_for_name_ui, current_user
+from ui.viewport import viewport_ui
 
 leave_pages_directory_mode()
 
 PAGE = "draw"
 CANVAS_KEY = "draw_canvas"
-CANVAS_SIZE = 280
+# The canvas's column and the guesses' column.
+CANVAS_COLUMNS = (3, 2)
+COLUMN_GAP_PIXELS = 16
+# The default pen: 18 pixels on a 280-pixel canvas, a marker on paper.
+BRUSH_SHARE = 18 / 280
 CANVAS_SHAPE = (28, 28, 1)
 QUICK_START_SECONDS = 60
 # The same drawing goes to every chosen run; Quick, Draw! runs read it their dataset's way.
@@ -101,35 +107,45 @@ def guesses_ui(run: Run, model_input, threshold: float) -> None:
     )
 
 
-def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
+def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> None:
     """The canvas and everything that follows a stroke; reruns alone, not the whole page.
 
-    `run` is the chosen network at the slider's point `checkpoint`; the other runs as they ended.
+    `run` is the chosen network at the slider's point `checkpoint`; the other runs as they ended;
+    `side` the canvas's side in pixels.
     """
     style = STYLE_OF_DATASET.get(run.dataset, "mnist")
-    drawing_column, guess_column = st.columns([1, 1])
+    drawing_column, guess_column = st.columns(CANVAS_COLUMNS)
+    brush_key, threshold_key = f"{PAGE}_brush", f"{PAGE}_threshold"
     with drawing_column:
-        brush = st.slider("Brush size", 4, 40, 18, key=f"{PAGE}_brush")
-        threshold = st.slider(
-            "Sure above", 0.3, 0.95, 0.6, 0.05, key=f"{PAGE}_threshold",
-            help="Under this probability the network says it is not sure.",
-        )  # fmt: skip
+        # The canvas's toolbar floats over its top edge: this keeps it off the widgets above.
+        st.space("small")
         result = st_canvas(
-            stroke_width=brush,
+            # The pen scales with the canvas, so a drawing looks the same on any screen.
+            stroke_width=st.session_state.get(brush_key, round(side * BRUSH_SHARE)),
             stroke_color="#000000",
             background_color="#ffffff",
-            height=CANVAS_SIZE,
-            width=CANVAS_SIZE,
+            height=side,
+            width=side,
             drawing_mode="freedraw",
             return_image_data=True,
             key=CANVAS_KEY,
         )
-        st.caption("Undo, redo and reset (the bin) are in the toolbar above the canvas.")
+        st.caption(
+            "Undo, redo, edit and the bin (start again) are in the small toolbar on the "
+            "canvas's top edge."
+        )
+        brush_column, threshold_column = st.columns(2)
+        brush_column.slider("Brush size", 4, 60, round(side * BRUSH_SHARE), key=brush_key)
+        threshold = threshold_column.slider(
+            "Sure above", 0.3, 0.95, 0.6, 0.05, key=threshold_key,
+            help="Under this probability the network says it is not sure.",
+        )  # fmt: skip
     image = result.image_data if result is not None else None
+    strokes_json = result.json_data if result is not None else None
     try:
         if image is None:
             raise EmptyDrawingError("Nothing is drawn on the canvas yet.")
-        stages = preprocess_drawing(image, style=style)
+        stages = read_drawing(image, strokes_json, style=style)
     except EmptyDrawingError:
         st.session_state.pop(session_keys.DRAW_INPUT, None)
         guess_column.info(
@@ -148,7 +164,10 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
         key=f"{PAGE}_stages",
     )
     recipe = (
-        "scaled so its longer side fills the frame and centred on its bounding box, as the "
+        "redrawn from your pen strokes the way Google drew the Quick, Draw! bitmaps: simplified, "
+        "its longer side scaled to fill the frame, centred, with the dataset's own pen"
+        if stages.read_from == "strokes"
+        else "scaled so its longer side fills the frame and centred on its bounding box, as the "
         "Quick, Draw! bitmaps were"
         if style == "quickdraw"
         else "cropped to the ink, its longer side scaled to 20 pixels and centred by its centre "
@@ -177,7 +196,7 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run]) -> None:
         columns = st.columns(len(other_runs))
         for column, other in zip(columns, other_runs, strict=True):
             other_style = STYLE_OF_DATASET.get(other.dataset, "mnist")
-            other_input = preprocess_drawing(image, style=other_style).image.reshape(
+            other_input = read_drawing(image, strokes_json, style=other_style).image.reshape(
                 1, *CANVAS_SHAPE
             )
             other_recognition = other.recognise(other_input)
@@ -221,8 +240,8 @@ def upload_ui(run: Run) -> None:
 
 st.title("Draw")
 st.write(
-    "Draw on the canvas and the network guesses as you go, like Google's Quick, Draw!. Below "
-    "the guesses you see what the network actually sees."
+    "Draw on the canvas and the network guesses as you go, like Google's Quick, Draw!; below, "
+    "what the network actually sees."
 )
 summaries = list_runs(default_runs_dir())
 if not summaries or not any(is_canvas_run(summary) for summary in summaries):
@@ -231,12 +250,14 @@ if not summaries or not any(is_canvas_run(summary) for summary in summaries):
         st.stop()
 # Until the user picks, the page opens on the canvas network that reads drawings best.
 best_canvas_run = best_run(summaries, image_shape=CANVAS_SHAPE)
-summary = run_choice_ui(
-    PAGE,
-    label="Network",
-    runs=summaries,
-    prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
-)
+choice_column, compare_column = st.columns(CANVAS_COLUMNS)
+with choice_column:
+    summary = run_choice_ui(
+        PAGE,
+        label="Network",
+        runs=summaries,
+        prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
+    )
 if summary is None:
     st.stop()
 run = load_run_ui(summary)
@@ -250,7 +271,7 @@ if is_canvas_run(summary):
         for candidate in summaries
         if candidate.run_dir != summary.run_dir and is_canvas_run(candidate)
     ]
-    compared = st.multiselect(
+    compared = compare_column.multiselect(
         "Compare with",
         [candidate.run_dir for candidate in others],
         format_func=lambda folder: next(c.name for c in others if c.run_dir == folder),
@@ -265,7 +286,13 @@ if is_canvas_run(summary):
         )
         if loaded is not None
     ]
-    st.fragment(canvas_ui)(point_run, checkpoint, other_runs)
+    viewport = viewport_ui(f"{PAGE}_viewport")
+    share = CANVAS_COLUMNS[0] / sum(CANVAS_COLUMNS)
+    side = canvas_side(
+        viewport and int((viewport.width - COLUMN_GAP_PIXELS) * share),
+        viewport and viewport.height,
+    )
+    st.fragment(canvas_ui)(point_run, checkpoint, other_runs, side)
 else:
     upload_ui(point_run)
 keep_playing(run, PAGE)

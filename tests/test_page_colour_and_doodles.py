@@ -72,3 +72,31 @@ def test_draw_reads_a_doodle_the_quick_draw_way(cifar_and_quickdraw, monkeypatch
     assert not app.exception
     assert app.metric[0].value in ("cat", "house")
     assert "as the Quick, Draw! bitmaps were" in " ".join(c.value for c in app.caption)
+
+
+def test_draw_redraws_a_doodle_from_its_strokes(cifar_and_quickdraw, monkeypatch):
+    import numpy as np
+
+    from core.synthetic_strokes import (
+        DOODLES,
+        canvas_image,
+        canvas_json,
+        hand_drawn,
+        place_on_canvas,
+    )
+
+    app = open_run_page("draw", "tiny quickdraw", cifar_and_quickdraw, monkeypatch)
+    strokes = hand_drawn(DOODLES["house"], np.random.default_rng(0))
+    placed = place_on_canvas(strokes, left=30, top=40, size=180)
+    drawing = canvas_image(placed, width=280, height=280, pen_width=14)
+    app.session_state["draw_canvas"] = canvas_state(drawing, canvas_json(placed, 14))
+    app.run()
+    assert not app.exception
+    assert "redrawn from your pen strokes" in " ".join(c.value for c in app.caption)
+    # The drawing the page hands to Inside is the strokes' rendering, not the bitmap's.
+    from core.drawing import preprocess_drawing
+    from core.strokes import strokes_to_quickdraw_image
+
+    shown = app.session_state["draw_input"][0, :, :, 0]
+    assert np.corrcoef(shown.ravel(), strokes_to_quickdraw_image(strokes).ravel())[0, 1] > 0.97
+    assert not np.array_equal(shown, preprocess_drawing(drawing, style="quickdraw").image)

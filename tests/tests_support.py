@@ -34,13 +34,17 @@ def class_folder_zip(
     return buffer.getvalue()
 
 
-def canvas_state(drawing: np.ndarray) -> dict:
-    """The canvas component's state for an RGBA drawing, as the browser would send it."""
+def canvas_state(drawing: np.ndarray, json_data: dict | None = None) -> dict:
+    """The canvas component's state for an RGBA drawing, as the browser would send it.
+
+    `json_data` is the canvas's Fabric.js JSON (its strokes); by default a bare path object,
+    which carries no strokes, so the drawing is read from its bitmap.
+    """
     buffer = io.BytesIO()
     Image.fromarray(drawing, "RGBA").save(buffer, format="PNG")
     data = "data:image/png;base64," + base64.b64encode(buffer.getvalue()).decode()
     return {
-        "drawing": {"raw": {"objects": [{"type": "path"}]}, "data": data},
+        "drawing": {"raw": json_data or {"objects": [{"type": "path"}]}, "data": data},
         "backgroundFit": None,
     }
 

@@ -1,0 +1,282 @@
+"""Read the canvas's pen strokes and draw them the way Quick, Draw!'s bitmaps were drawn.
+
+Quick, Draw!'s 28x28 bitmaps were not photographs of a screen: Google simplified each drawing's
+vector strokes and drew them again with a fixed pen (core.drawing cites the recipe). A bitmap of
+the canvas has lost those strokes, and re-stroking it (core.drawing's "quickdraw" style) can only
+estimate them; the canvas keeps them, so a doodle drawn here can follow the very same recipe.
+"""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Mapping, Sequence
+from typing import Any
+
+import numpy as np
+
+from core.drawing import (
+    IMAGE_SIDE,
+    QUICKDRAW_FRAME_UNITS,
+    QUICKDRAW_LINE_DIAMETER,
+    QUICKDRAW_MAX_COORDINATE,
+    QUICKDRAW_ORIGINAL_SIDE,
+    QUICKDRAW_PADDING,
+    DrawingStages,
+    DrawingStyle,
+    preprocess_drawing,
+)
+
+Strokes = tuple[np.ndarray, ...]
+
+# The simplified dataset's preprocessing (github.com/googlecreativelab/quickdraw-dataset, README,
+# "Preprocessed dataset"): align to the top-left corner, scale uniformly so the longer side spans
+# 0..255, resample every stroke with a 1-pixel spacing, simplify with Ramer-Douglas-Peucker at an
+# epsilon of 2.0. Its coordinates are whole numbers.
+RESAMPLE_SPACING = 1.0
+SIMPLIFY_EPSILON = 2.0
+# The canvas (Fabric.js's pencil) smooths a stroke into quadratic curves; this many points per
+# curve follow it to well under a pixel at the 255-unit scale of a stroke a few points long.
+CURVE_POINTS = 8
+# Coverage is computed on a grid this many times finer than 28x28, as core.drawing does.
+SUPERSAMPLING = 4
+# A canvas object moved by hand keeps its path where it was drawn and records the move in its
+# position: beyond this many canvas pixels the two disagree and the strokes are not trusted.
+MOVED_TOLERANCE = 3.0
+_PATH_TYPES = {"path"}
+
+
+def strokes_from_canvas(json_data: Mapping[str, Any] | None) -> Strokes | None:
+    """The pen strokes in a canvas's Fabric.js JSON, in canvas pixels, or None to use the bitmap.
+
+    Each stroke is an (n, 2) float array of (x, y). None when there is nothing but free-hand
+    paths to read: no objects, another kind of object (a shape, a text), or a path that was
+    scaled, rotated or moved with the edit toggle, whose bitmap is then the faithful record.
+    """
+    if not json_data:
+        return None
+    objects = json_data.get("objects") or []
+    strokes = []
+    for canvas_object in objects:
+        stroke = _path_points(canvas_object)
+        if stroke is None:
+            return None
+        strokes.append(stroke)
+    return tuple(strokes) if strokes else None
+
+
+def _path_points(canvas_object: Mapping[str, Any]) -> np.ndarray | None:
+    """The points along one free-hand path object, or None if it is not a plain, unmoved path."""
+    if str(canvas_object.get("type", "")).lower() not in _PATH_TYPES:
+        return None
+    commands = canvas_object.get("path")
+    if not isinstance(commands, list) or not commands:
+        return None
+    untransformed = (
+        canvas_object.get("scaleX", 1) == 1
+        and canvas_object.get("scaleY", 1) == 1
+        and not canvas_object.get("angle", 0)
+        and not canvas_object.get("skewX", 0)
+        and not canvas_object.get("skewY", 0)
+        and not canvas_object.get("flipX", False)
+        and not canvas_object.get("flipY", False)
+    )
+    if not untransformed:
+        return None
+    try:
+        points = _follow_path(commands)
+    except (TypeError, ValueError, IndexError):
+        return None
+    if points.size == 0 or not np.isfinite(points).all():
+        return None
+    if not _where_it_was_drawn(canvas_object, points):
+        return None
+    return points
+
+
+def _follow_path(commands: Sequence[Sequence[Any]]) -> np.ndarray:
+    """Points along SVG-style path commands (M, L, Q, C, Z) in absolute coordinates."""
+    points: list[tuple[float, float]] = []
+    current = np.zeros(2)
+    for command in commands:
+        letter, values = str(command[0]), np.asarray(command[1:], dtype=float)
+        if letter in ("M", "L"):
+            current = values[:2]
+            points.append(tuple(current))
+        elif letter == "Q":
+            control, end = values[:2], values[2:4]
+            for fraction in np.linspace(0, 1, CURVE_POINTS + 1)[1:]:
+                point = (
+                    (1 - fraction) ** 2 * current
+                    + 2 * (1 - fraction) * fraction * control
+                    + fraction**2 * end
+                )
+                points.append(tuple(point))
+            current = end
+        elif letter == "C":
+            first, second, end = values[:2], values[2:4], values[4:6]
+            for fraction in np.linspace(0, 1, CURVE_POINTS + 1)[1:]:
+                rest = 1 - fraction
+                point = (
+                    rest**3 * current
+                    + 3 * rest**2 * fraction * first
+                    + 3 * rest * fraction**2 * second
+                    + fraction**3 * end
+                )
+                points.append(tuple(point))
+            current = end
+        elif letter in ("Z", "z"):
+            if points:
+                points.append(points[0])
+        else:
+            raise ValueError(f"unknown path command {letter!r}")
+    return np.asarray(points, dtype=float).reshape(-1, 2)
+
+
+def _where_it_was_drawn(canvas_object: Mapping[str, Any], points: np.ndarray) -> bool:
+    """Whether the object's recorded position is still that of its path (it was never moved)."""
+    left, top = canvas_object.get("left"), canvas_object.get("top")
+    if left is None or top is None:
+        return True
+    # Fabric places a path by the centre of its bounding box when its origin is the centre; the
+    # box of the sampled curve is that box to a fraction of a pixel.
+    centre = (points.min(axis=0) + points.max(axis=0)) / 2
+    origin = (canvas_object.get("originX", "left"), canvas_object.get("originY", "top"))
+    if origin != ("center", "center"):
+        return True
+    return bool(np.all(np.abs(centre - (float(left), float(top))) <= MOVED_TOLERANCE))
+
+
+def simplify_strokes(strokes: Sequence[np.ndarray]) -> Strokes:
+    """Quick, Draw!'s simplification: aligned, longer side 255, resampled, simplified, whole.
+
+    Raises ValueError when there are no points.
+    """
+    kept = [np.asarray(stroke, dtype=float).reshape(-1, 2) for stroke in strokes]
+    kept = [stroke for stroke in kept if len(stroke)]
+    if not kept:
+        raise ValueError("There are no strokes to simplify.")
+    every_point = np.concatenate(kept)
+    corner = every_point.min(axis=0)
+    extent = float((every_point.max(axis=0) - corner).max())
+    # A lone dot has no extent: it stays a dot at the corner.
+    scale = QUICKDRAW_MAX_COORDINATE / extent if extent > 0 else 1.0
+    simplified = []
+    for stroke in kept:
+        scaled = (stroke - corner) * scale
+        resampled = _resample_stroke(scaled, RESAMPLE_SPACING)
+        simplified.append(np.rint(_ramer_douglas_peucker(resampled, SIMPLIFY_EPSILON)))
+    return tuple(simplified)
+
+
+def _resample_stroke(stroke: np.ndarray, spacing: float) -> np.ndarray:
+    """Points every `spacing` units along the polyline, its two ends kept."""
+    steps = np.hypot(*np.diff(stroke, axis=0).T) if len(stroke) > 1 else np.zeros(0)
+    length = float(steps.sum())
+    if length == 0.0:
+        return stroke[:1]
+    along = np.concatenate([[0.0], np.cumsum(steps)])
+    wanted = np.append(np.arange(0.0, length, spacing), length)
+    return np.column_stack(
+        [np.interp(wanted, along, stroke[:, 0]), np.interp(wanted, along, stroke[:, 1])]
+    )
+
+
+def _ramer_douglas_peucker(points: np.ndarray, epsilon: float) -> np.ndarray:
+    """The polyline's points that keep every dropped one within epsilon of it (iterative RDP)."""
+    if len(points) < 3:
+        return points
+    keep = np.zeros(len(points), dtype=bool)
+    keep[[0, -1]] = True
+    spans = [(0, len(points) - 1)]
+    while spans:
+        first, last = spans.pop()
+        if last - first < 2:
+            continue
+        start, end = points[first], points[last]
+        inner = points[first + 1 : last]
+        direction = end - start
+        length = float(np.hypot(*direction))
+        if length == 0.0:
+            distances = np.hypot(*(inner - start).T)
+        else:
+            offset = inner - start
+            distances = np.abs(direction[0] * offset[:, 1] - direction[1] * offset[:, 0]) / length
+        farthest = int(np.argmax(distances))
+        if distances[farthest] > epsilon:
+            middle = first + 1 + farthest
+            keep[middle] = True
+            spans.extend([(first, middle), (middle, last)])
+    return points[keep]
+
+
+def render_simplified_strokes(simplified: Sequence[np.ndarray]) -> np.ndarray:
+    """The (28, 28) uint8 numpy_bitmap of simplified strokes (coordinates 0..255), white on black.
+
+    The drawing's box is centred in 256 units and drawn with a round 16-unit pen inside 16 units
+    of padding, as Google's vector_to_raster did with cairo; coverage is exact distance to the
+    strokes, averaged over a finer grid.
+    """
+    every_point = np.concatenate([np.asarray(stroke, dtype=float) for stroke in simplified])
+    offset = (QUICKDRAW_ORIGINAL_SIDE - every_point.max(axis=0)) / 2
+    pixels_per_unit = IMAGE_SIDE / QUICKDRAW_FRAME_UNITS
+    margin = QUICKDRAW_PADDING + QUICKDRAW_LINE_DIAMETER / 2
+    fine_side = IMAGE_SIDE * SUPERSAMPLING
+    radius = QUICKDRAW_LINE_DIAMETER / 2 * pixels_per_unit * SUPERSAMPLING
+    coverage = np.zeros((fine_side, fine_side), dtype=np.float32)
+    for stroke in simplified:
+        fine = (np.asarray(stroke, dtype=float) + offset + margin) * pixels_per_unit * SUPERSAMPLING
+        # A lone point is a segment from itself to itself: cairo's round cap makes it a dot.
+        ends = np.vstack([fine[1:], fine[-1:]]) if len(fine) > 1 else fine
+        for start, end in zip(fine, ends, strict=True):
+            _ink_segment(coverage, start, end, radius)
+    image = coverage.reshape(IMAGE_SIDE, SUPERSAMPLING, IMAGE_SIDE, SUPERSAMPLING).mean(axis=(1, 3))
+    return np.rint(image * 255).astype(np.uint8)
+
+
+def _ink_segment(coverage: np.ndarray, start: np.ndarray, end: np.ndarray, radius: float) -> None:
+    """Raise coverage to that of a round-capped segment: one inside, fading over a fine pixel."""
+    side = coverage.shape[0]
+    low = np.clip(np.floor(np.minimum(start, end) - radius - 1), 0, side).astype(int)
+    high = np.clip(np.ceil(np.maximum(start, end) + radius + 1), 0, side).astype(int)
+    if np.any(high <= low):
+        return
+    rows, columns = np.mgrid[low[1] : high[1], low[0] : high[0]] + 0.5
+    direction = end - start
+    length_squared = float(direction @ direction)
+    if length_squared > 0:
+        along = (columns - start[0]) * direction[0] + (rows - start[1]) * direction[1]
+        fraction = np.clip(along / length_squared, 0.0, 1.0)
+    else:
+        fraction = 0.0
+    distance = np.hypot(
+        columns - (start[0] + fraction * direction[0]), rows - (start[1] + fraction * direction[1])
+    )
+    # A fine pixel whose centre lies on the outline is half covered.
+    segment = np.clip(radius + 0.5 - distance, 0.0, 1.0)
+    window = coverage[low[1] : high[1], low[0] : high[0]]
+    np.maximum(window, segment, out=window)
+
+
+def strokes_to_quickdraw_image(strokes: Sequence[np.ndarray]) -> np.ndarray:
+    """Canvas strokes to the (28, 28) uint8 image a Quick, Draw! run was trained on."""
+    return render_simplified_strokes(simplify_strokes(strokes))
+
+
+def read_drawing(
+    rgba: np.ndarray, json_data: Mapping[str, Any] | None, *, style: DrawingStyle
+) -> DrawingStages:
+    """A canvas drawing the way the run's dataset was made, with every stage kept.
+
+    A Quick, Draw! run gets the drawing's own strokes drawn by Google's recipe when the canvas
+    sent plain free-hand strokes; otherwise, and for MNIST (scanned ink, no strokes), the bitmap
+    is read (core.drawing). Raises EmptyDrawingError when there is no ink.
+    """
+    stages = preprocess_drawing(rgba, style=style)
+    if style != "quickdraw":
+        return stages
+    strokes = strokes_from_canvas(json_data)
+    if strokes is None:
+        return stages
+    image = strokes_to_quickdraw_image(strokes)
+    image.flags.writeable = False
+    return dataclasses.replace(stages, image=image, read_from="strokes")
