@@ -57,9 +57,7 @@ class Viewport:
 
 def viewport_ui(key: str) -> Viewport | None:
     """Measure the room where this is called (full width of its container); None until known."""
-    result = _measure(
-        key=key, default={"size": None}, on_size_change=lambda: None, width="stretch"
-    )
+    result = _measure(key=key, default={"size": None}, on_size_change=lambda: None, width="stretch")
     size = getattr(result, "size", None)
     if not isinstance(size, dict):
         return None
