@@ -13,6 +13,7 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
+from PIL import Image, ImageDraw
 
 from core.drawing import (
     IMAGE_SIDE,
@@ -37,8 +38,8 @@ SIMPLIFY_EPSILON = 2.0
 # The canvas (Fabric.js's pencil) smooths a stroke into quadratic curves; this many points per
 # curve follow it to well under a pixel at the 255-unit scale of a stroke a few points long.
 CURVE_POINTS = 8
-# Coverage is computed on a grid this many times finer than 28x28, as core.drawing does.
-SUPERSAMPLING = 4
+# The pen is drawn on a grid this many times finer than 28x28: 256 levels of coverage.
+SUPERSAMPLING = 16
 # A canvas object moved by hand keeps its path where it was drawn and records the move in its
 # position: beyond this many canvas pixels the two disagree and the strokes are not trusted.
 MOVED_TOLERANCE = 3.0
@@ -213,48 +214,28 @@ def render_simplified_strokes(simplified: Sequence[np.ndarray]) -> np.ndarray:
     """The (28, 28) uint8 numpy_bitmap of simplified strokes (coordinates 0..255), white on black.
 
     The drawing's box is centred in 256 units and drawn with a round 16-unit pen inside 16 units
-    of padding, as Google's vector_to_raster did with cairo; coverage is exact distance to the
-    strokes, averaged over a finer grid.
+    of padding, as Google's vector_to_raster did with cairo. Pillow draws the pen on a grid
+    SUPERSAMPLING times finer and averaging its blocks gives cairo's anti-aliased coverage.
     """
     every_point = np.concatenate([np.asarray(stroke, dtype=float) for stroke in simplified])
     offset = (QUICKDRAW_ORIGINAL_SIDE - every_point.max(axis=0)) / 2
-    pixels_per_unit = IMAGE_SIDE / QUICKDRAW_FRAME_UNITS
+    fine_per_unit = IMAGE_SIDE * SUPERSAMPLING / QUICKDRAW_FRAME_UNITS
     margin = QUICKDRAW_PADDING + QUICKDRAW_LINE_DIAMETER / 2
     fine_side = IMAGE_SIDE * SUPERSAMPLING
-    radius = QUICKDRAW_LINE_DIAMETER / 2 * pixels_per_unit * SUPERSAMPLING
-    coverage = np.zeros((fine_side, fine_side), dtype=np.float32)
+    radius = QUICKDRAW_LINE_DIAMETER / 2 * fine_per_unit
+    picture = Image.new("L", (fine_side, fine_side))
+    pen = ImageDraw.Draw(picture)
     for stroke in simplified:
-        fine = (np.asarray(stroke, dtype=float) + offset + margin) * pixels_per_unit * SUPERSAMPLING
-        # A lone point is a segment from itself to itself: cairo's round cap makes it a dot.
-        ends = np.vstack([fine[1:], fine[-1:]]) if len(fine) > 1 else fine
-        for start, end in zip(fine, ends, strict=True):
-            _ink_segment(coverage, start, end, radius)
-    image = coverage.reshape(IMAGE_SIDE, SUPERSAMPLING, IMAGE_SIDE, SUPERSAMPLING).mean(axis=(1, 3))
-    return np.rint(image * 255).astype(np.uint8)
-
-
-def _ink_segment(coverage: np.ndarray, start: np.ndarray, end: np.ndarray, radius: float) -> None:
-    """Raise coverage to that of a round-capped segment: one inside, fading over a fine pixel."""
-    side = coverage.shape[0]
-    low = np.clip(np.floor(np.minimum(start, end) - radius - 1), 0, side).astype(int)
-    high = np.clip(np.ceil(np.maximum(start, end) + radius + 1), 0, side).astype(int)
-    if np.any(high <= low):
-        return
-    rows, columns = np.mgrid[low[1] : high[1], low[0] : high[0]] + 0.5
-    direction = end - start
-    length_squared = float(direction @ direction)
-    if length_squared > 0:
-        along = (columns - start[0]) * direction[0] + (rows - start[1]) * direction[1]
-        fraction = np.clip(along / length_squared, 0.0, 1.0)
-    else:
-        fraction = 0.0
-    distance = np.hypot(
-        columns - (start[0] + fraction * direction[0]), rows - (start[1] + fraction * direction[1])
-    )
-    # A fine pixel whose centre lies on the outline is half covered.
-    segment = np.clip(radius + 0.5 - distance, 0.0, 1.0)
-    window = coverage[low[1] : high[1], low[0] : high[0]]
-    np.maximum(window, segment, out=window)
+        # Pillow's pixel i spans [i, i + 1) as cairo's does, so coordinates carry over as they are.
+        fine = (np.asarray(stroke, dtype=float) + offset + margin) * fine_per_unit
+        points = [tuple(point) for point in fine.tolist()]
+        if len(points) > 1:
+            pen.line(points, fill=255, width=round(2 * radius))
+        # Round caps and joins: a disc of the pen at every point (a lone point is a dot).
+        for x, y in points:
+            pen.ellipse((x - radius, y - radius, x + radius, y + radius), fill=255)
+    image = picture.resize((IMAGE_SIDE, IMAGE_SIDE), Image.Resampling.BOX)
+    return np.asarray(image, dtype=np.uint8).copy()
 
 
 def strokes_to_quickdraw_image(strokes: Sequence[np.ndarray]) -> np.ndarray:
