@@ -95,42 +95,58 @@ def _path_points(canvas_object: Mapping[str, Any]) -> np.ndarray | None:
 
 
 def _follow_path(commands: Sequence[Sequence[Any]]) -> np.ndarray:
-    """Points along SVG-style path commands (M, L, Q, C, Z) in absolute coordinates."""
-    points: list[tuple[float, float]] = []
-    current = np.zeros(2)
+    """Points along SVG-style path commands (M, L, Q, C, Z) in absolute coordinates.
+
+    Every piece becomes a cubic Bezier curve (a quadratic one raised, a line with its controls
+    on it), so all of them are followed in one vectorised step: a stroke sends hundreds.
+    """
+    first: tuple[float, float] | None = None
+    current = (0.0, 0.0)
+    controls: list[tuple[tuple[float, float], ...]] = []
     for command in commands:
-        letter, values = str(command[0]), np.asarray(command[1:], dtype=float)
-        if letter in ("M", "L"):
-            current = values[:2]
-            points.append(tuple(current))
+        letter = str(command[0])
+        values = [float(value) for value in command[1:]]
+        if letter == "M":
+            current = (values[0], values[1])
+            first = first or current
+            if controls:
+                # The pen jumped without lifting: join it with a line, as the bitmap shows none.
+                controls.append((controls[-1][3], controls[-1][3], current, current))
+        elif letter == "L":
+            end = (values[0], values[1])
+            controls.append((current, current, end, end))
+            current = end
         elif letter == "Q":
-            control, end = values[:2], values[2:4]
-            for fraction in np.linspace(0, 1, CURVE_POINTS + 1)[1:]:
-                point = (
-                    (1 - fraction) ** 2 * current
-                    + 2 * (1 - fraction) * fraction * control
-                    + fraction**2 * end
+            control, end = (values[0], values[1]), (values[2], values[3])
+            # A quadratic curve is the cubic whose controls lie two thirds of the way to its own.
+            controls.append(
+                (
+                    current,
+                    tuple(a + 2 / 3 * (b - a) for a, b in zip(current, control, strict=True)),
+                    tuple(a + 2 / 3 * (b - a) for a, b in zip(end, control, strict=True)),
+                    end,
                 )
-                points.append(tuple(point))
+            )
             current = end
         elif letter == "C":
-            first, second, end = values[:2], values[2:4], values[4:6]
-            for fraction in np.linspace(0, 1, CURVE_POINTS + 1)[1:]:
-                rest = 1 - fraction
-                point = (
-                    rest**3 * current
-                    + 3 * rest**2 * fraction * first
-                    + 3 * rest * fraction**2 * second
-                    + fraction**3 * end
-                )
-                points.append(tuple(point))
+            end = (values[4], values[5])
+            controls.append((current, (values[0], values[1]), (values[2], values[3]), end))
             current = end
         elif letter in ("Z", "z"):
-            if points:
-                points.append(points[0])
+            if first is not None:
+                controls.append((current, current, first, first))
+                current = first
         else:
             raise ValueError(f"unknown path command {letter!r}")
-    return np.asarray(points, dtype=float).reshape(-1, 2)
+    if first is None:
+        return np.zeros((0, 2))
+    if not controls:
+        return np.asarray([first], dtype=float)
+    fractions = np.linspace(0, 1, CURVE_POINTS + 1)[1:, None]
+    rest = 1 - fractions
+    bernstein = np.hstack([rest**3, 3 * rest**2 * fractions, 3 * rest * fractions**2, fractions**3])
+    curves = np.einsum("pk,skd->spd", bernstein, np.asarray(controls, dtype=float))
+    return np.vstack([np.asarray(controls[0][0], dtype=float), curves.reshape(-1, 2)])
 
 
 def _where_it_was_drawn(canvas_object: Mapping[str, Any], points: np.ndarray) -> bool:
