@@ -33,6 +33,13 @@ SKIPPED_TYPES = (
     layers.SpatialDropout2D,
     keras.Model,
 )
+# Layers between the image and the first convolution that only prepare the pixels.
+PREPROCESSING_TYPES = (
+    layers.InputLayer,
+    layers.Rescaling,
+    layers.Normalization,
+    layers.Resizing,
+)
 # PCA down to this many dimensions before t-SNE, the usual way to make t-SNE fast and less noisy.
 TSNE_PCA_DIMENSIONS = 50
 # Layers after a convolution that change each value on its own, so the value they make of one
@@ -596,6 +603,114 @@ def convolution_step(
         input_cols=tuple(int(index) for index in input_cols),
         after=_values_after(chain, outputs[1:], row, col, channel),
     )
+
+
+@dataclass(frozen=True)
+class ConvolutionLayer:
+    """What a convolution layer does, for labels: sizes are (height, width) or (h, w, channels).
+
+    `kind` is the Keras class name; only a plain "Conv2D" can be taken apart by
+    convolution_step (`steppable`). `source` names the layer it reads; `reads_image` is true
+    when that is the image itself or only its preprocessing (scaling, say).
+    """
+
+    name: str
+    kind: str
+    kernel_size: tuple[int, int]
+    strides: tuple[int, int]
+    dilation_rate: tuple[int, int]
+    padding: str
+    input_shape: tuple[int, int, int]
+    output_shape: tuple[int, int, int]
+    use_bias: bool
+    source: str
+    reads_image: bool
+
+    @property
+    def steppable(self) -> bool:
+        return self.kind == "Conv2D"
+
+
+def describe_convolutions(model: keras.Model) -> list[ConvolutionLayer]:
+    """Every convolution layer's kernel, stride, padding and shapes, in model order."""
+    described = []
+    for layer in convolution_layers(model):
+        kernel_size = tuple(int(size) for size in layer.kernel_size)
+        # Keras keeps the layer that made a tensor in its history; a model's input has none.
+        history = getattr(layer.input, "_keras_history", None)
+        source_layer = getattr(history, "operation", None)
+        described.append(
+            ConvolutionLayer(
+                name=layer.name,
+                kind=type(layer).__name__,
+                kernel_size=kernel_size,
+                strides=tuple(int(size) for size in layer.strides),
+                dilation_rate=tuple(int(size) for size in getattr(layer, "dilation_rate", (1, 1))),
+                padding=str(layer.padding),
+                input_shape=tuple(int(size) for size in layer.input.shape[1:]),
+                output_shape=tuple(int(size) for size in layer.output.shape[1:]),
+                use_bias=bool(layer.use_bias),
+                source=getattr(source_layer, "name", "image"),
+                reads_image=source_layer is None or isinstance(source_layer, PREPROCESSING_TYPES),
+            )
+        )
+    return described
+
+
+def convolution_maps(
+    model: keras.Model, image: np.ndarray, layer_name: str
+) -> tuple[np.ndarray, np.ndarray]:
+    """The Conv2D layer's input and output for one uint8 image, each (h, w, channels) float32.
+
+    The input is what convolution_step's window slides over: the scaled pixels for the first
+    layer, the previous layer's output for the others.
+    """
+    layer = _convolution_layer(model, layer_name)
+    batch = _image_batch(_single_image(image), tuple(model.input_shape[1:]))
+    probe = keras.Model(model.inputs[0], [layer.input, layer.output])
+    layer_input, layer_output = probe(tf.cast(batch, tf.float32), training=False)
+    return (
+        np.asarray(layer_input, dtype=np.float32)[0],
+        np.asarray(layer_output, dtype=np.float32)[0],
+    )
+
+
+@dataclass(frozen=True)
+class FollowingLayer:
+    """One entry of ConvolutionStep.after with what a reader needs to name it.
+
+    `activation` is the function's name for an activation layer ("relu"), `pool_size` the
+    window (rows, columns) of a pooling layer that has one; None otherwise.
+    """
+
+    name: str
+    kind: str
+    value: float
+    activation: str | None = None
+    pool_size: tuple[int, int] | None = None
+
+
+def describe_following(model: keras.Model, step: ConvolutionStep) -> list[FollowingLayer]:
+    """The layers of `step.after` with their activation or pooling window, in order."""
+    described = []
+    for name, kind, value in step.after:
+        layer = model.get_layer(name)
+        activation = getattr(layer, "activation", None)
+        pool_size = getattr(layer, "pool_size", None)
+        described.append(
+            FollowingLayer(
+                name=name,
+                kind=kind,
+                value=value,
+                activation=(
+                    getattr(activation, "__name__", type(layer).__name__.lower())
+                    if kind == "activation"
+                    else None
+                ),
+                pool_size=tuple(int(size) for size in pool_size) if pool_size else None,
+            )
+        )
+    return described
 
 
 def similar_images(

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import pandas as pd
@@ -13,6 +13,9 @@ import plotly.graph_objects as go
 from plotly.subplots import make_subplots
 
 from core.predictions import Guess
+
+if TYPE_CHECKING:  # core.inspection imports TensorFlow, which the figures do not need.
+    from core.inspection import ConvolutionStep
 
 # --- Dataset gallery figures ---
 
@@ -798,4 +801,403 @@ def drawing_stages_figure(
             row=1, col=column,
         )  # fmt: skip
     figure.update_layout(height=300, margin={"l": 10, "r": 10, "t": 40, "b": 10})
+    return figure
+
+
+# --- Convolution arithmetic figures ---
+
+# How activation functions are written for a reader; others keep their Keras name.
+ACTIVATION_LABELS = {
+    "relu": "ReLU",
+    "elu": "ELU",
+    "gelu": "GELU",
+    "selu": "SELU",
+    "leakyrelu": "leaky ReLU",
+    "leaky_relu": "leaky ReLU",
+    "prelu": "PReLU",
+}
+# Pixels per kernel cell: room for "-0.12" up to 7x7, beyond which the text gets compact.
+CONVOLUTION_CELL_PIXELS = {3: 52, 5: 44, 7: 38}
+CONVOLUTION_LARGE_CELL_PIXELS = 30
+PADDING_COLOUR = "#c8c8c8"
+WINDOW_COLOUR = "#ff7f0e"
+CHOSEN_PIXEL_COLOUR = "#d62728"
+# Per-channel sums are written on their bars up to this many channels.
+CHANNEL_SUM_TEXT_MAX = 16
+
+
+def activation_label(name: str) -> str:
+    """An activation's name as a reader knows it: "ReLU" for "relu"."""
+    return ACTIVATION_LABELS.get(name, name)
+
+
+def number_text(value: float, *, compact: bool = False) -> str:
+    """A value as a cell shows it, to 2 decimals; compact drops the zero before the point."""
+    text = f"{value:.2f}"
+    if text == "-0.00":
+        text = "0.00"
+    if compact:
+        text = text.replace("-0.", "-.", 1) if text.startswith("-0.") else text
+        text = text[1:] if text.startswith("0.") else text
+    return text
+
+
+def convolution_equation(step: ConvolutionStep) -> str:
+    """One line of a ConvolutionStep's arithmetic: products summed, bias, activation, value."""
+    input_channels = step.products.shape[-1]
+    total = float(step.products.sum(dtype=np.float64))
+    where = "" if input_channels == 1 else f" over all {input_channels} input channels"
+    equation = (
+        f"sum of the products{where} {number_text(total)} + bias {number_text(step.bias)} "
+        f"= {number_text(step.pre_activation)}"
+    )
+    if step.activation != "linear":
+        equation += f" → {activation_label(step.activation)} → {number_text(step.value)}"
+    return equation + " (the value in the map)"
+
+
+def _cell_pixels(size: int) -> int:
+    for largest, pixels in CONVOLUTION_CELL_PIXELS.items():
+        if size <= largest:
+            return pixels
+    return CONVOLUTION_LARGE_CELL_PIXELS
+
+
+def _is_padding(indices: Sequence[int], size: int) -> np.ndarray:
+    return np.array([not 0 <= index < size for index in indices])
+
+
+def convolution_step_figure(
+    step: ConvolutionStep, input_size: tuple[int, int], *, input_channel: int | None = None
+) -> go.Figure:
+    """A ConvolutionStep as CNN Explainer draws it: patch, kernel and products with their numbers.
+
+    `input_size` is the layer input's (height, width), to tell padding from the image. With
+    several input channels, `input_channel` picks the one whose patch, kernel and products are
+    shown, and a bar per channel below shows the sums that add up to the total; None shows the
+    products summed over the channels instead. The title is the equation to the value.
+    """
+    kernel_height, kernel_width, input_channels = step.patch.shape
+    if input_channel is not None and not 0 <= input_channel < input_channels:
+        raise ValueError(
+            f"input_channel must be from 0 to {input_channels - 1} or None; got {input_channel!r}."
+        )
+    if input_channels == 1:
+        input_channel = 0
+    padding = _is_padding(step.input_rows, input_size[0])[:, np.newaxis] | _is_padding(
+        step.input_cols, input_size[1]
+    )
+    largest_side = max(kernel_height, kernel_width)
+    compact = largest_side > max(CONVOLUTION_CELL_PIXELS)
+    font_size = 13 if largest_side <= 5 else 11 if not compact else 9
+    positions = np.stack(np.meshgrid(step.input_rows, step.input_cols, indexing="ij"), axis=-1)
+
+    if input_channel is None:
+        summed = step.products.sum(axis=-1)
+        panels = [
+            (
+                f"products summed over the {input_channels} channels: "
+                f"{number_text(float(summed.sum(dtype=np.float64)))} in all",
+                summed,
+                "products",
+            )
+        ]
+    else:
+        products = step.products[..., input_channel]
+        which = "" if input_channels == 1 else f", channel {input_channel}"
+        panels = [
+            ("input under the window" + which, step.patch[..., input_channel], "input"),
+            ("kernel: the weights" + which, step.kernel[..., input_channel], "weight"),
+            (
+                "input × weight: they add up to "
+                + number_text(float(products.sum(dtype=np.float64))),
+                products,
+                "product",
+            ),
+        ]
+    titles = [title for title, _, _ in panels]
+    if padding.any() and input_channel is not None:
+        titles[0] += "<br>grey: padding, zeros outside the input"
+    with_sums = input_channels > 1
+    if with_sums:
+        titles.append(
+            f"each input channel's products add up to one bar; the {input_channels} bars add up "
+            f"to {number_text(float(step.products.sum(dtype=np.float64)))}"
+        )
+    columns = len(panels)
+    figure = make_subplots(
+        rows=2 if with_sums else 1,
+        cols=columns,
+        subplot_titles=titles,
+        horizontal_spacing=0.06,
+        vertical_spacing=0.22,
+        row_heights=[0.6, 0.4] if with_sums else None,
+        specs=[[{}] * columns, [{"colspan": columns}] + [None] * (columns - 1)]
+        if with_sums
+        else None,
+    )
+    for column, (_, values, noun) in enumerate(panels, start=1):
+        values = np.asarray(values, dtype=np.float64)
+        text = np.vectorize(lambda value: number_text(value, compact=compact))(values)
+        shown = values.copy()
+        # A grey ground under the cells shows between them, so white cells keep their edges.
+        figure.add_shape(
+            type="rect",
+            x0=-0.5,
+            x1=kernel_width - 0.5,
+            y0=-0.5,
+            y1=kernel_height - 0.5,
+            fillcolor=PADDING_COLOUR,
+            line={"width": 0},
+            layer="below",
+            row=1,
+            col=column,
+        )
+        if noun == "input":
+            # Padding cells sit on their own grey trace, so they read as outside the input.
+            shown[padding] = np.nan
+            text[padding] = ""
+            figure.add_trace(
+                go.Heatmap(
+                    z=np.where(padding, 0.0, np.nan),
+                    colorscale=[[0, PADDING_COLOUR], [1, PADDING_COLOUR]],
+                    showscale=False,
+                    text=np.where(padding, number_text(0.0, compact=compact), "").tolist(),
+                    texttemplate="%{text}",
+                    textfont={"size": font_size, "color": "#555555"},
+                    customdata=positions,
+                    hovertemplate="padding outside the input<br>row %{customdata[0]}, "
+                    "column %{customdata[1]}: 0<extra></extra>",
+                ),
+                row=1,
+                col=column,
+            )
+            inside = shown[~padding]
+            low = min(0.0, float(inside.min())) if inside.size else 0.0
+            high = float(inside.max()) if inside.size else 1.0
+            colours = {"colorscale": "gray", "zmin": low, "zmax": high if high > low else low + 1}
+        else:
+            largest = float(np.abs(values).max()) or 1.0
+            # Blue for positive, red for negative, white for zero, in every panel alike.
+            colours = {"colorscale": "RdBu", "zmin": -largest, "zmax": largest}
+        hover = (
+            "input row %{customdata[0]}, column %{customdata[1]}<br>"
+            if noun != "weight"
+            else "weight at row %{y}, column %{x}<br>"
+        )
+        figure.add_trace(
+            go.Heatmap(
+                z=shown,
+                **colours,
+                showscale=False,
+                text=text.tolist(),
+                texttemplate="%{text}",
+                textfont={"size": font_size},
+                customdata=positions,
+                hovertemplate=hover + f"{noun} %{{z:.4f}}<extra></extra>",
+                xgap=2,
+                ygap=2,
+            ),
+            row=1,
+            col=column,
+        )
+        axis_name = "x" if column == 1 else f"x{column}"
+        figure.update_xaxes(
+            visible=False, range=[-0.5, kernel_width - 0.5], constrain="domain", row=1, col=column
+        )
+        figure.update_yaxes(
+            visible=False, range=[kernel_height - 0.5, -0.5], scaleanchor=axis_name,
+            constrain="domain", row=1, col=column,
+        )  # fmt: skip
+    if with_sums:
+        sums = np.asarray(step.per_channel_sums, dtype=np.float64)
+        colours = ["#2166ac" if value >= 0 else "#b2182b" for value in sums]
+        if input_channel is not None:
+            colours = [
+                WINDOW_COLOUR if index == input_channel else colour
+                for index, colour in enumerate(colours)
+            ]
+        figure.add_trace(
+            go.Bar(
+                x=[str(index) for index in range(input_channels)],
+                y=sums,
+                marker_color=colours,
+                text=[number_text(value) for value in sums]
+                if input_channels <= CHANNEL_SUM_TEXT_MAX
+                else None,
+                textposition="outside",
+                cliponaxis=False,
+                hovertemplate="input channel %{x}: its products add up to %{y:.4f}<extra></extra>",
+                showlegend=False,
+            ),
+            row=2,
+            col=1,
+        )
+        figure.update_xaxes(type="category", title_text="input channel", row=2, col=1)
+        figure.update_yaxes(title_text="sum", zeroline=True, row=2, col=1)
+    side = largest_side * _cell_pixels(largest_side)
+    figure.update_layout(
+        title={
+            "text": convolution_equation(step),
+            "font": {"size": 18},
+            "x": 0.5,
+            "xanchor": "center",
+        },
+        height=side + 130 + (260 if with_sums else 0),
+        # Room for the equation above subplot titles of two lines.
+        margin={"l": 10, "r": 10, "t": 120, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+    )
+    return figure
+
+
+def convolution_window_figure(
+    layer_input: np.ndarray,
+    feature_map: np.ndarray,
+    step: ConvolutionStep,
+    *,
+    input_channel: int | None = None,
+    input_title: str = "the layer's input",
+    output_title: str = "its feature map",
+) -> go.Figure:
+    """Where the window of a ConvolutionStep sits on the layer's input, beside the feature map.
+
+    `layer_input` is (h, w, channels), shown one channel at a time (None: their mean), with
+    zeros drawn where the window hangs over the padding; `feature_map` (h', w') is the output
+    channel, the step's pixel outlined. Its last trace is a Scatter of invisible markers, one
+    per map pixel with customdata (row, column, value), so a click picks a pixel (Streamlit gets
+    no selection from heatmaps).
+    """
+    layer_input = np.asarray(layer_input, dtype=np.float32)
+    feature_map = np.asarray(feature_map, dtype=np.float32)
+    if layer_input.ndim != 3 or feature_map.ndim != 2:
+        raise ValueError(
+            "The layer input must be (height, width, channels) and the feature map "
+            f"(height, width); got {layer_input.shape} and {feature_map.shape}."
+        )
+    input_height, input_width, input_channels = layer_input.shape
+    plane = layer_input.mean(axis=-1) if input_channel is None else layer_input[..., input_channel]
+    # Grow the picture by the padding the window reaches, grey as on the step figure.
+    top = min(0, min(step.input_rows))
+    left = min(0, min(step.input_cols))
+    bottom = max(input_height - 1, max(step.input_rows))
+    right = max(input_width - 1, max(step.input_cols))
+    padded = np.full((bottom - top + 1, right - left + 1), np.nan, dtype=np.float32)
+    padded[-top : -top + input_height, -left : -left + input_width] = plane
+    output_height, output_width = feature_map.shape
+    figure = make_subplots(
+        rows=1,
+        cols=2,
+        subplot_titles=(
+            input_title
+            if padded.shape == plane.shape
+            else f"{input_title}<br>grey: padding, zeros outside the input",
+            output_title,
+        ),
+        horizontal_spacing=0.08,
+    )
+    figure.add_trace(
+        go.Heatmap(
+            z=padded,
+            x0=left,
+            y0=top,
+            colorscale="gray",
+            showscale=False,
+            hovertemplate="row %{y}, column %{x}: %{z:.3f}<extra></extra>",
+        ),
+        row=1,
+        col=1,
+    )
+    if (top, left, bottom, right) != (0, 0, input_height - 1, input_width - 1):
+        # The padding the window reaches, under the input: zeros outside it.
+        figure.add_shape(
+            type="rect",
+            x0=left - 0.5,
+            x1=right + 0.5,
+            y0=top - 0.5,
+            y1=bottom + 0.5,
+            fillcolor=PADDING_COLOUR,
+            line={"width": 0},
+            layer="below",
+            row=1,
+            col=1,
+        )
+    figure.add_shape(
+        type="rect",
+        x0=min(step.input_cols) - 0.5,
+        x1=max(step.input_cols) + 0.5,
+        y0=min(step.input_rows) - 0.5,
+        y1=max(step.input_rows) + 0.5,
+        line={"color": WINDOW_COLOUR, "width": 3},
+        fillcolor="rgba(255, 127, 14, 0.15)",
+        row=1,
+        col=1,
+    )
+    dilated = len(step.input_rows) > 1 and step.input_rows[1] - step.input_rows[0] > 1
+    if dilated or (len(step.input_cols) > 1 and step.input_cols[1] - step.input_cols[0] > 1):
+        # A dilated kernel reads only every other pixel or so of its span: mark those.
+        rows, cols = np.meshgrid(step.input_rows, step.input_cols, indexing="ij")
+        figure.add_trace(
+            go.Scatter(
+                x=cols.ravel(),
+                y=rows.ravel(),
+                mode="markers",
+                marker={"color": WINDOW_COLOUR, "size": 6},
+                hoverinfo="skip",
+                showlegend=False,
+            ),
+            row=1,
+            col=1,
+        )
+    figure.add_trace(
+        go.Heatmap(
+            z=feature_map,
+            colorscale="Viridis",
+            showscale=False,
+            hoverinfo="skip",
+        ),
+        row=1,
+        col=2,
+    )
+    figure.add_shape(
+        type="rect",
+        x0=step.col - 0.5,
+        x1=step.col + 0.5,
+        y0=step.row - 0.5,
+        y1=step.row + 0.5,
+        line={"color": CHOSEN_PIXEL_COLOUR, "width": 3},
+        row=1,
+        col=2,
+    )
+    map_rows, map_cols = np.divmod(np.arange(output_height * output_width), output_width)
+    figure.add_trace(
+        go.Scatter(
+            x=map_cols,
+            y=map_rows,
+            mode="markers",
+            marker={"symbol": "square", "size": 8, "opacity": 0},
+            selected={"marker": {"opacity": 0}},
+            unselected={"marker": {"opacity": 0}},
+            customdata=np.column_stack([map_rows, map_cols, feature_map.ravel()]),
+            hovertemplate="row %{customdata[0]}, column %{customdata[1]}: "
+            "%{customdata[2]:.3f}<br>click to see how it is made<extra></extra>",
+            showlegend=False,
+        ),
+        row=1,
+        col=2,
+    )
+    figure.update_xaxes(visible=False, constrain="domain")
+    figure.update_xaxes(range=[left - 0.5, right + 0.5], row=1, col=1)
+    figure.update_xaxes(range=[-0.5, output_width - 0.5], row=1, col=2)
+    figure.update_yaxes(visible=False, constrain="domain")
+    figure.update_yaxes(range=[bottom + 0.5, top - 0.5], scaleanchor="x", row=1, col=1)
+    figure.update_yaxes(range=[output_height - 0.5, -0.5], scaleanchor="x2", row=1, col=2)
+    figure.update_layout(
+        height=380,
+        margin={"l": 10, "r": 10, "t": 40, "b": 10},
+        plot_bgcolor="rgba(0,0,0,0)",
+        clickmode="event+select",
+        hovermode="closest",
+        dragmode=False,
+    )
     return figure

@@ -17,6 +17,7 @@ from core.predictions import commentary, sureness, top_guesses, unfamiliar_messa
 from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
 from core.strokes import read_drawing
 from core.training import TrainConfig
+from ui.convolution import convolution_ui
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
@@ -191,6 +192,9 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
             "Bright areas raised the top guess the most. The Inside the network page shows "
             "this drawing's feature maps, layer by layer."
         )
+    # A closed expander still runs its contents on every stroke: the view is built only when asked.
+    if st.toggle("How a convolution works on your drawing", key=f"{PAGE}_convolution_open"):
+        convolution_ui(run.model, model_input[0], PAGE)
     if other_runs:
         st.markdown("**The same drawing, other networks**")
         columns = st.columns(len(other_runs))

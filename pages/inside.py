@@ -28,6 +28,7 @@ from core.plots import (
 )
 from core.predictions import no_evidence_message, top_guesses
 from core.runs import Run
+from ui.convolution import convolution_ui
 from ui.embedding import embedding_ui
 from ui.frame import leave_pages_directory_mode
 from ui.runs import feature_model_cached, run_and_dataset_ui
@@ -339,11 +340,13 @@ image_column.plotly_chart(
 with prediction_column:
     prediction_ui(picked, probabilities, run.class_names, network_name(run, checkpoint))
 
-maps_tab, attention_tab, filters_tab, embedding_tab = st.tabs(
-    ["Feature maps", "Where it looks", "Filters", "Embedding"]
+maps_tab, convolution_tab, attention_tab, filters_tab, embedding_tab = st.tabs(
+    ["Feature maps", "How a convolution works", "Where it looks", "Filters", "Embedding"]
 )
 with maps_tab:
     feature_maps_ui(feature_model, picked)
+with convolution_tab:
+    convolution_ui(point_run.model, picked.pixels, PAGE)
 with attention_tab:
     class_activation_ui(feature_model, picked, probabilities, run.class_names)
 with filters_tab:

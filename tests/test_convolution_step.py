@@ -12,7 +12,14 @@ import tensorflow as tf
 from keras import layers
 
 from core.datasets import Dataset, load_dataset
-from core.inspection import convolution_step, penultimate_activations, similar_images
+from core.inspection import (
+    convolution_maps,
+    convolution_step,
+    describe_convolutions,
+    describe_following,
+    penultimate_activations,
+    similar_images,
+)
 from core.models import PRESETS, ConvBlock, ModelSpec, build_model
 from core.training import TrainConfig, train
 
@@ -353,6 +360,68 @@ def test_a_softmax_convolution_value_uses_every_channel(branching_cnn) -> None:
     assert_steps_match_layer(branching_cnn, image, branching_cnn.get_layer("softmax_conv"))
     step = convolution_step(branching_cnn, image, "softmax_conv", 2, 3, 1)
     assert step.activation == "softmax" and 0.0 < step.value < 1.0
+
+
+def test_describe_convolutions_gives_kernel_stride_padding_and_shapes(
+    grayscale_cnn, branching_cnn
+) -> None:
+    described = {layer.name: layer for layer in describe_convolutions(grayscale_cnn)}
+    assert list(described) == [
+        "same3",
+        "valid5_no_bias",
+        "stride2_even",
+        "dilated5",
+        "valid3_stride2",
+    ]
+    first, stride2, dilated = described["same3"], described["stride2_even"], described["dilated5"]
+    assert (first.kernel_size, first.strides, first.padding) == ((3, 3), (1, 1), "same")
+    assert (first.input_shape, first.output_shape) == ((28, 28, 1), (28, 28, 4))
+    assert first.source == "rescaling" and first.reads_image and first.use_bias
+    assert (stride2.strides, stride2.input_shape, stride2.output_shape) == (
+        (2, 2),
+        (24, 24, 5),
+        (12, 12, 6),
+    )
+    assert stride2.source == "valid5_no_bias" and not stride2.reads_image
+    assert dilated.dilation_rate == (2, 2) and not described["valid5_no_bias"].use_bias
+    assert all(layer.steppable for layer in described.values())
+    kinds = {
+        layer.name: (layer.kind, layer.steppable) for layer in describe_convolutions(branching_cnn)
+    }
+    assert kinds["separable"] == ("SeparableConv2D", False)
+    assert kinds["depthwise"] == ("DepthwiseConv2D", False)
+    assert kinds["branching"] == ("Conv2D", True)
+
+
+def test_convolution_maps_are_the_layers_real_input_and_output(colour_cnn) -> None:
+    image = random_image((32, 32, 3), seed=8)
+    layer = colour_cnn.get_layer("stride2_odd")
+    real_input, real_output = probe(colour_cnn, [layer.input, layer.output], image)
+    layer_input, layer_output = convolution_maps(colour_cnn, image, "stride2_odd")
+    assert layer_input.shape == (15, 15, 6) and layer_output.shape == (8, 8, 5)
+    np.testing.assert_allclose(layer_input, real_input, rtol=1e-6)
+    np.testing.assert_allclose(layer_output, real_output, rtol=1e-6)
+    step = convolution_step(colour_cnn, image, "stride2_odd", 7, 2, 4)
+    assert step.value == pytest.approx(float(layer_output[7, 2, 4]), abs=1e-5)
+
+
+def test_convolution_maps_refuse_what_convolution_step_refuses(branching_cnn) -> None:
+    with pytest.raises(ValueError, match="is a SeparableConv2D, not a Conv2D"):
+        convolution_maps(branching_cnn, random_image((12, 12, 1)), "separable")
+
+
+def test_describe_following_names_the_activation_and_the_pooling_window(batch_norm_cnn) -> None:
+    image = random_image((15, 15, 1), seed=5)
+    step = convolution_step(batch_norm_cnn, image, "conv", 5, 7, 1)
+    following = describe_following(batch_norm_cnn, step)
+    assert [(layer.name, layer.kind, layer.value) for layer in following] == list(step.after)
+    norm, relu, pool = following
+    assert (norm.activation, norm.pool_size) == (None, None)
+    assert (relu.activation, relu.pool_size) == ("relu", None)
+    assert (pool.activation, pool.pool_size) == (None, (2, 2))
+    global_step = convolution_step(batch_norm_cnn, image, "conv2", 0, 0, 0)
+    (global_average,) = describe_following(batch_norm_cnn, global_step)
+    assert global_average.kind == "global_average_pool" and global_average.pool_size is None
 
 
 @pytest.mark.parametrize(
