@@ -11,6 +11,12 @@ and is not done here): three post-hoc scores of an image's penultimate features 
 2. the residual of f outside those components (what a PCA of the training features does not
    explain),
 3. one minus the top probability,
+4. the Mahalanobis distance to the nearest class mean of a middle layer's channel statistics
+   (each channel's mean and maximum over the image), Lee et al.'s feature ensemble cut to one
+   layer: the penultimate features are built to tell the classes apart and can place a strange
+   image near one; the middle layer still describes its strokes. Measured on an MNIST run:
+   Fashion-MNIST from 11% familiar to 0%, synthetic doodles from 39% to 30%; the first layers
+   would add more, but they also flag digits drawn on the canvas (88% familiar instead of 97%),
 
 each divided by its 99th percentile on the validation images (training images the network did
 not fit), combined by their maximum, and thresholded at the validation quantile that keeps
@@ -20,6 +26,7 @@ training features, scales and threshold from validation features.
 
 from __future__ import annotations
 
+import dataclasses
 import io
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -68,30 +75,81 @@ class Calibration:
     precision: np.ndarray  # (r, r), inverse of the shared covariance there
     pca_mean: np.ndarray  # (d,)
     pca_components: np.ndarray  # (r, d)
-    scales: np.ndarray  # (3,) the scores' validation 99th percentiles
+    scales: np.ndarray  # (3,) or (4,): the scores' validation 99th percentiles
     threshold: float
+    # Score 4, absent from calibrations written before it (and from models with no middle layer).
+    layer_name: str = ""
+    layer_class_means: np.ndarray | None = None  # (k, 2 channels)
+    layer_precision: np.ndarray | None = None  # (2 channels, 2 channels)
+
+    @property
+    def uses_layer(self) -> bool:
+        return bool(self.layer_name) and self.layer_class_means is not None
+
+
+def _nearest_mahalanobis(
+    values: np.ndarray, class_means: np.ndarray, precision: np.ndarray
+) -> np.ndarray:
+    """(n,) distance of each row of values to the nearest class mean under precision."""
+    differences = np.asarray(values, dtype=np.float64)[:, np.newaxis, :] - class_means[np.newaxis]
+    distances = np.sum((differences @ precision) * differences, axis=2)
+    return np.sqrt(np.maximum(distances.min(axis=1), 0.0))
+
+
+def _shared_gaussians(
+    values: np.ndarray, labels: np.ndarray, num_classes: int
+) -> tuple[np.ndarray, np.ndarray]:
+    """Class means (k, d) and the precision (d, d) of their shared covariance, with a ridge."""
+    values = np.asarray(values, dtype=np.float64)
+    dimensions = values.shape[1]
+    overall_mean = values.mean(axis=0)
+    class_means = np.stack(
+        [
+            values[labels == label].mean(axis=0) if np.any(labels == label) else overall_mean
+            for label in range(num_classes)
+        ]
+    )
+    centred = values - class_means[labels]
+    covariance = centred.T @ centred / max(len(values) - 1, 1)
+    # A ridge in proportion to the features' scale keeps the covariance invertible.
+    ridge = COVARIANCE_RIDGE * max(float(np.trace(covariance)) / dimensions, 1e-12)
+    return class_means, np.linalg.inv(covariance + ridge * np.eye(dimensions))
 
 
 def raw_scores(
-    calibration: Calibration, features: np.ndarray, probabilities: np.ndarray
+    calibration: Calibration,
+    features: np.ndarray,
+    probabilities: np.ndarray,
+    layer_features: np.ndarray | None = None,
 ) -> np.ndarray:
-    """The three unfamiliarity scores (n, 3), before scaling: Mahalanobis, residual, 1 - top."""
+    """The unfamiliarity scores (n, 3 or 4), before scaling: Mahalanobis, residual, 1 - top,
+    and the middle layer's Mahalanobis when the calibration has it and layer_features are given.
+    """
     centred = np.asarray(features, dtype=np.float64) - calibration.pca_mean
     components = np.asarray(calibration.pca_components, dtype=np.float64)
     coordinates = centred @ components.T
-    differences = coordinates[:, np.newaxis, :] - calibration.class_means[np.newaxis]
-    distances = np.sum((differences @ calibration.precision) * differences, axis=2)
-    mahalanobis = np.sqrt(np.maximum(distances.min(axis=1), 0.0))
+    mahalanobis = _nearest_mahalanobis(coordinates, calibration.class_means, calibration.precision)
     residual = np.linalg.norm(centred - coordinates @ components, axis=1)
     uncertainty = 1.0 - np.asarray(probabilities, dtype=np.float64).max(axis=1)
-    return np.stack([mahalanobis, residual, uncertainty], axis=1)
+    scores = [mahalanobis, residual, uncertainty]
+    if calibration.uses_layer and layer_features is not None and layer_features.shape[1]:
+        scores.append(
+            _nearest_mahalanobis(
+                layer_features, calibration.layer_class_means, calibration.layer_precision
+            )
+        )
+    return np.stack(scores, axis=1)
 
 
 def combined_scores(
-    calibration: Calibration, features: np.ndarray, probabilities: np.ndarray
+    calibration: Calibration,
+    features: np.ndarray,
+    probabilities: np.ndarray,
+    layer_features: np.ndarray | None = None,
 ) -> np.ndarray:
     """Unfamiliarity (n,): the largest scaled score over the threshold; above 1 is unfamiliar."""
-    scaled = raw_scores(calibration, features, probabilities) / calibration.scales
+    raw = raw_scores(calibration, features, probabilities, layer_features)
+    scaled = raw / calibration.scales[: raw.shape[1]]
     return scaled.max(axis=1) / calibration.threshold
 
 
@@ -101,9 +159,14 @@ def fit_calibration(
     validation_features: np.ndarray,
     validation_probabilities: np.ndarray,
     num_classes: int,
+    *,
+    layer_name: str = "",
+    train_layer_features: np.ndarray | None = None,
+    validation_layer_features: np.ndarray | None = None,
 ) -> Calibration:
     """Fit means, covariance and PCA on training features; scales and threshold on validation.
 
+    With `layer_name` and both layer feature arrays, the middle layer's score is fitted too.
     Raises ValueError with too few validation images to set a threshold.
     """
     if len(validation_features) < MIN_VALIDATION_IMAGES:
@@ -125,39 +188,36 @@ def fit_calibration(
     kept = int(np.searchsorted(held, PCA_VARIANCE_KEPT) + 1)
     components = pca.components_[: min(kept, len(pca.components_))]
     coordinates = (features - pca.mean_) @ components.T
-    dimensions = coordinates.shape[1]
-    overall_mean = coordinates.mean(axis=0)
-    class_means = np.stack(
-        [
-            coordinates[labels == label].mean(axis=0) if np.any(labels == label) else overall_mean
-            for label in range(num_classes)
-        ]
+    class_means, precision = _shared_gaussians(coordinates, labels, num_classes)
+    uses_layer = (
+        bool(layer_name)
+        and train_layer_features is not None
+        and validation_layer_features is not None
+        and train_layer_features.shape[1] > 0
     )
-    centred = coordinates - class_means[labels]
-    covariance = centred.T @ centred / max(len(coordinates) - 1, 1)
-    # A ridge in proportion to the features' scale keeps the covariance invertible.
-    ridge = COVARIANCE_RIDGE * max(float(np.trace(covariance)) / dimensions, 1e-12)
-    precision = np.linalg.inv(covariance + ridge * np.eye(dimensions))
+    layer_class_means = layer_precision = None
+    if uses_layer:
+        layer_class_means, layer_precision = _shared_gaussians(
+            train_layer_features, labels, num_classes
+        )
     partial = Calibration(
         class_means=class_means,
         precision=precision,
         pca_mean=pca.mean_.astype(np.float32),
         pca_components=components.astype(np.float32),
-        scales=np.ones(3),
+        scales=np.ones(4 if uses_layer else 3),
         threshold=1.0,
+        layer_name=layer_name if uses_layer else "",
+        layer_class_means=layer_class_means,
+        layer_precision=layer_precision,
     )
-    validation = raw_scores(partial, validation_features, validation_probabilities)
+    validation = raw_scores(
+        partial, validation_features, validation_probabilities, validation_layer_features
+    )
     scales = np.maximum(np.quantile(validation, SCALE_QUANTILE, axis=0), 1e-9)
     combined = (validation / scales).max(axis=1)
     threshold = float(np.quantile(combined, FAMILIAR_SHARE))
-    return Calibration(
-        class_means=class_means,
-        precision=precision,
-        pca_mean=partial.pca_mean,
-        pca_components=partial.pca_components,
-        scales=scales,
-        threshold=max(threshold, 1e-9),
-    )
+    return dataclasses.replace(partial, scales=scales, threshold=max(threshold, 1e-9))
 
 
 def calibration_file_bytes(calibration: Calibration) -> bytes:
@@ -171,6 +231,15 @@ def calibration_file_bytes(calibration: Calibration) -> bytes:
         pca_components=calibration.pca_components,
         scales=calibration.scales,
         threshold=np.asarray(calibration.threshold),
+        **(
+            {
+                "layer_name": np.asarray(calibration.layer_name),
+                "layer_class_means": calibration.layer_class_means,
+                "layer_precision": calibration.layer_precision,
+            }
+            if calibration.uses_layer
+            else {}
+        ),
     )
     return buffer.getvalue()
 
@@ -186,15 +255,48 @@ def read_calibration(path: str | Path) -> Calibration:
                 pca_components=archive["pca_components"],
                 scales=archive["scales"],
                 threshold=float(archive["threshold"]),
+                **(
+                    {
+                        "layer_name": str(archive["layer_name"]),
+                        "layer_class_means": archive["layer_class_means"],
+                        "layer_precision": archive["layer_precision"],
+                    }
+                    if "layer_name" in archive.files
+                    else {}
+                ),
             )
     except (OSError, KeyError, ValueError) as error:
         raise ValueError(f"The run's calibration {path} could not be read: {error}") from error
 
 
+def middle_layer_name(model: keras.Model) -> str:
+    """The middle one of the model's spatial non-linear outputs (activation layers, or Conv2D
+    with a built-in activation), or "" when it has none. For the fast preset, relu2."""
+    from keras import layers
+
+    candidates = []
+    for layer in model.layers:
+        try:
+            spatial = len(layer.output.shape) == 4
+        except (AttributeError, ValueError):
+            continue
+        activation = getattr(getattr(layer, "activation", None), "__name__", "linear")
+        if spatial and (
+            isinstance(layer, (layers.ReLU, layers.Activation, layers.LeakyReLU, layers.ELU))
+            or (isinstance(layer, layers.Conv2D) and activation != "linear")
+        ):
+            candidates.append(layer.name)
+    return candidates[len(candidates) // 2] if candidates else ""
+
+
+FeaturesFunction = Callable[[np.ndarray], tuple[np.ndarray, np.ndarray, np.ndarray]]
+
+
 def make_features_function(
-    model: keras.Model, *, batch_size: int = 1024
-) -> Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]]:
-    """uint8 images (n, h, w, c) -> (penultimate features (n, d), probabilities (n, k)).
+    model: keras.Model, *, layer_name: str = "", batch_size: int = 1024
+) -> FeaturesFunction:
+    """uint8 images (n, h, w, c) -> (penultimate features (n, d), probabilities (n, k), the
+    named layer's channel means and maxima (n, 2 c), or (n, 0) without a layer_name).
 
     One compiled call with a free batch size, so one drawing costs about a millisecond.
     """
@@ -205,27 +307,35 @@ def make_features_function(
     dense_layers = [layer for layer in model.layers if isinstance(layer, layers.Dense)]
     if not dense_layers:
         raise ValueError("This model has no Dense layer, so it has no penultimate features.")
-    probe = keras.Model(model.inputs[0], [dense_layers[-1].input, model.outputs[0]])
+    outputs = [dense_layers[-1].input, model.outputs[0]]
+    if layer_name:
+        outputs.append(model.get_layer(layer_name).output)
+    probe = keras.Model(model.inputs[0], outputs)
     input_shape = tuple(int(size) for size in model.input_shape[1:])
 
     @tf.function(input_signature=[tf.TensorSpec((None, *input_shape), tf.uint8)])
-    def call(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
-        features, probabilities = probe(tf.cast(batch, tf.float32), training=False)
-        return tf.reshape(features, (tf.shape(features)[0], -1)), probabilities
+    def call(batch: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor, tf.Tensor]:
+        results = probe(tf.cast(batch, tf.float32), training=False)
+        features, probabilities = results[0], results[1]
+        count = tf.shape(features)[0]
+        if layer_name:
+            maps = tf.cast(results[2], tf.float32)
+            statistics = tf.concat(
+                [tf.reduce_mean(maps, axis=(1, 2)), tf.reduce_max(maps, axis=(1, 2))], axis=1
+            )
+        else:
+            statistics = tf.zeros((count, 0))
+        return tf.reshape(features, (count, -1)), probabilities, statistics
 
-    def features_of(images: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    def features_of(images: np.ndarray) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
         images = np.asarray(images)
         if images.ndim == len(input_shape):
             images = images[np.newaxis]
-        feature_parts, probability_parts = [], []
+        parts: list[list[np.ndarray]] = [[], [], []]
         for start in range(0, len(images), batch_size):
-            features, probabilities = call(images[start : start + batch_size])
-            feature_parts.append(features.numpy())
-            probability_parts.append(probabilities.numpy())
-        return (
-            np.concatenate(feature_parts).astype(np.float32),
-            np.concatenate(probability_parts).astype(np.float32),
-        )
+            for part, result in zip(parts, call(images[start : start + batch_size]), strict=True):
+                part.append(result.numpy())
+        return tuple(np.concatenate(part).astype(np.float32) for part in parts)
 
     return features_of
 
@@ -240,7 +350,8 @@ def calibrate(
     seed: int = 0,
 ) -> Calibration:
     """Fit a run's calibration from its own training and validation images (uint8)."""
-    features_of = make_features_function(model)
+    layer_name = middle_layer_name(model)
+    features_of = make_features_function(model, layer_name=layer_name)
     generator = np.random.default_rng(seed)
     # Samples keep the save quick: statistics of 5,000 images and a 97.5% quantile of 2,000
     # are as good as those of all of them.
@@ -252,23 +363,38 @@ def calibrate(
             generator.choice(len(validation_images), MAX_VALIDATION_IMAGES, replace=False)
         )
         validation_images = validation_images[chosen]
-    train_features, _ = features_of(train_images)
-    validation_features, validation_probabilities = features_of(validation_images)
+    train_features, _, train_layer_features = features_of(train_images)
+    validation_features, validation_probabilities, validation_layer_features = features_of(
+        validation_images
+    )
     return fit_calibration(
-        train_features, train_labels, validation_features, validation_probabilities, num_classes
+        train_features,
+        train_labels,
+        validation_features,
+        validation_probabilities,
+        num_classes,
+        layer_name=layer_name,
+        train_layer_features=train_layer_features,
+        validation_layer_features=validation_layer_features,
     )
 
 
 def recognise(
-    features_of: Callable[[np.ndarray], tuple[np.ndarray, np.ndarray]],
+    features_of: Callable[[np.ndarray], tuple[np.ndarray, ...]],
     calibration: Calibration | None,
     images: np.ndarray,
 ) -> Recognition:
-    """Probabilities and familiarity of uint8 images; familiar everywhere without calibration."""
-    features, probabilities = features_of(images)
+    """Probabilities and familiarity of uint8 images; familiar everywhere without calibration.
+
+    `features_of` gives (features, probabilities) and, for a calibration with a middle layer,
+    that layer's statistics third (make_features_function with the calibration's layer_name).
+    """
+    outputs = features_of(images)
+    features, probabilities = outputs[0], outputs[1]
     if calibration is None:
         return Recognition(probabilities, np.ones(len(probabilities), dtype=bool), None)
-    scores = combined_scores(calibration, features, probabilities)
+    layer_features = outputs[2] if len(outputs) > 2 else None
+    scores = combined_scores(calibration, features, probabilities, layer_features)
     return Recognition(probabilities, scores <= 1.0, scores)
 
 
@@ -282,6 +408,7 @@ __all__ = [
     "combined_scores",
     "fit_calibration",
     "make_features_function",
+    "middle_layer_name",
     "raw_scores",
     "read_calibration",
     "recognise",

@@ -801,8 +801,14 @@ class Run:
                     calibration = read_calibration(path)
                 except ValueError:
                     calibration = None
+            layer_name = calibration.layer_name if calibration is not None else ""
+            try:
+                features_of = make_features_function(self.model, layer_name=layer_name)
+            except ValueError:
+                # A calibration naming a layer this model lacks: the other three scores remain.
+                features_of = make_features_function(self.model)
             self._recognition["calibration"] = calibration
-            self._recognition["features"] = make_features_function(self.model)
+            self._recognition["features"] = features_of
         return recognise(self._recognition["features"], self._recognition["calibration"], images)
 
     def timeline(self) -> Timeline | None:
