@@ -98,6 +98,9 @@ def guesses_ui(run: Run, model_input, threshold: float) -> None:
                 "only the finished run was calibrated for that."
                 if run.checkpoint_index is not None
                 else "it was saved without a calibration (an imported model)."
+                if run.record.get("status") == "imported"
+                else "it had too few images set aside for validation to calibrate on (at least "
+                "20 are needed: a run on your own small collection has fewer)."
             )
         )
     st.plotly_chart(
