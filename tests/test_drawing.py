@@ -11,6 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.extra.numpy import arrays
 from PIL import Image
+from tests_support import cairo_quickdraw
 
 from core.datasets import load_dataset
 from core.drawing import (
@@ -492,25 +493,7 @@ def test_quickdraw_style_matches_cairo_itself() -> None:
     cairo = pytest.importorskip(
         "cairocffi", reason="cairocffi (the dataset's renderer) is not installed"
     )
-    side, line, padding = 28, 16.0, 16.0
-    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, side, side)
-    context = cairo.Context(surface)
-    context.set_antialias(cairo.ANTIALIAS_BEST)
-    context.set_line_cap(cairo.LINE_CAP_ROUND)
-    context.set_line_join(cairo.LINE_JOIN_ROUND)
-    context.set_line_width(line)
-    total_padding = 2 * padding + line
-    context.scale(side / (256 + total_padding), side / (256 + total_padding))
-    context.translate(total_padding / 2, total_padding / 2)
-    context.set_source_rgb(1, 1, 1)
-    extent = np.array([max(max(xs) for xs, _ in SIMPLIFIED_HOUSE), 255])
-    offset = (256.0 - extent) / 2
-    for xs, ys in SIMPLIFIED_HOUSE:
-        context.move_to(xs[0] + offset[0], ys[0] + offset[1])
-        for x, y in zip(xs, ys, strict=True):
-            context.line_to(x + offset[0], y + offset[1])
-        context.stroke()
-    rendered = np.frombuffer(surface.get_data(), dtype=np.uint8)[::4].reshape(side, side)
+    rendered = cairo_quickdraw(cairo, [np.array(stroke).T for stroke in SIMPLIFIED_HOUSE])
     assert correlation(quickdraw_reference(SIMPLIFIED_HOUSE), rendered) > 0.99
     canvas = strokes_on_canvas(
         SIMPLIFIED_HOUSE, side=280, left=20, top=20, extent=240, pen_width=12

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import numpy as np
 import pytest
+from tests_support import cairo_quickdraw
 
 from core.drawing import (
     CANVAS_SIDES,
@@ -147,24 +148,7 @@ def test_rendering_matches_cairo_the_datasets_own_renderer() -> None:
     rng = np.random.default_rng(3)
     for name in ("house", "star", "smiley"):
         simplified = simplify_strokes(hand_drawn(DOODLES[name], rng))
-        side, line, padding = 28, 16.0, 16.0
-        surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, side, side)
-        context = cairo.Context(surface)
-        context.set_antialias(cairo.ANTIALIAS_BEST)
-        context.set_line_cap(cairo.LINE_CAP_ROUND)
-        context.set_line_join(cairo.LINE_JOIN_ROUND)
-        context.set_line_width(line)
-        total_padding = 2 * padding + line
-        context.scale(side / (256 + total_padding), side / (256 + total_padding))
-        context.translate(total_padding / 2, total_padding / 2)
-        context.set_source_rgb(1, 1, 1)
-        offset = (256.0 - np.concatenate(simplified).max(axis=0)) / 2
-        for stroke in simplified:
-            context.move_to(*(stroke[0] + offset))
-            for point in stroke:
-                context.line_to(*(point + offset))
-            context.stroke()
-        rendered = np.frombuffer(surface.get_data(), dtype=np.uint8)[::4].reshape(side, side)
+        rendered = cairo_quickdraw(cairo, simplified)
         ours = render_simplified_strokes(simplified)
         assert correlation(ours, rendered) > 0.99, name
         assert np.abs(ours.astype(int) - rendered).mean() < 4, name

@@ -84,3 +84,27 @@ def upload_shapes(app, images_per_class: int = 12) -> None:
     app.selectbox(key="datasets_name").set_value("custom").run()
     archive = class_folder_zip({"circles": images_per_class, "squares": images_per_class})
     app.file_uploader(key="datasets_custom_upload").upload("shapes.zip", archive).run()
+
+
+def cairo_quickdraw(cairo, strokes) -> np.ndarray:
+    """The (28, 28) numpy_bitmap of simplified strokes ((n, 2) x, y in 0..255) drawn by cairo
+    itself (`cairo` is the cairocffi module), as Google's vector_to_raster drew them."""
+    side, line, padding = 28, 16.0, 16.0
+    surface = cairo.ImageSurface(cairo.FORMAT_ARGB32, side, side)
+    context = cairo.Context(surface)
+    context.set_antialias(cairo.ANTIALIAS_BEST)
+    context.set_line_cap(cairo.LINE_CAP_ROUND)
+    context.set_line_join(cairo.LINE_JOIN_ROUND)
+    context.set_line_width(line)
+    total_padding = 2 * padding + line
+    context.scale(side / (256 + total_padding), side / (256 + total_padding))
+    context.translate(total_padding / 2, total_padding / 2)
+    context.set_source_rgb(1, 1, 1)
+    points = [np.asarray(stroke, dtype=float) for stroke in strokes]
+    offset = (256.0 - np.concatenate(points).max(axis=0)) / 2
+    for stroke in points:
+        context.move_to(*(stroke[0] + offset))
+        for point in stroke:
+            context.line_to(*(point + offset))
+        context.stroke()
+    return np.frombuffer(surface.get_data(), dtype=np.uint8)[::4].reshape(side, side).copy()
