@@ -37,6 +37,8 @@ def main() -> None:
         st.Page("pages/evaluate.py", title="Evaluate", icon=":material/grid_on:"),
         st.Page("pages/inside.py", title="Inside the network", icon=":material/visibility:"),
         st.Page("pages/draw.py", title="Draw", icon=":material/draw:"),
+        st.Page("pages/play.py", title="Play", icon=":material/sports_esports:"),
+        st.Page("pages/teach.py", title="Teach", icon=":material/school:"),
     ]
     navigation = st.navigation(pages)
     mark_frame_shown()

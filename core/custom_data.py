@@ -5,8 +5,9 @@ from __future__ import annotations
 import io
 import posixpath
 import stat
+import unicodedata
 import zipfile
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 import numpy as np
@@ -20,6 +21,12 @@ IGNORED_PREFIXES = ("__MACOSX/",)
 # Why a file was skipped, for the import report; files outside class folders are told apart.
 OUTSIDE_CLASS_FOLDER = "it is not inside a class folder"
 NOT_AN_IMAGE_NAME = "it is not a .png, .jpg or .jpeg file"
+# A collection made on the Teach page: how many classes, and how long a class name may be.
+MIN_CLASSES = 2
+MAX_CLASSES = 10
+MAX_CLASS_NAME_LENGTH = 40
+# Characters that Windows, macOS or a zip tool would refuse or misread in a folder name.
+FOLDER_NAME_FORBIDDEN = '<>:"/\\|?*'
 
 
 @dataclass(frozen=True)
@@ -109,6 +116,14 @@ def load_image_zip(
     archive: bytes, options: ImageFolderOptions = ImageFolderOptions()
 ) -> tuple[Dataset, ImportReport]:
     """Read a .zip holding one folder per class of PNG/JPEG images into a Dataset."""
+    images_by_class, skipped = _read_class_folders(archive, options)
+    return _split_classes(images_by_class, skipped, options)
+
+
+def _read_class_folders(
+    archive: bytes, options: ImageFolderOptions
+) -> tuple[dict[str, list[np.ndarray]], list[tuple[str, str]]]:
+    """Each class folder's images in file-name order, and the skipped files with the reason."""
     if len(archive) > options.max_archive_bytes:
         raise DatasetError(
             f"The archive is {len(archive) / 1e6:,.0f} MB; the limit is "
@@ -154,7 +169,7 @@ def load_image_zip(
                 skipped.append((name, str(error)))
                 continue
             images_by_class.setdefault(class_name, []).append(pixels)
-    return _split_classes(images_by_class, skipped, options)
+    return images_by_class, skipped
 
 
 def _because(names: Sequence[str], why: str) -> str:
@@ -228,3 +243,118 @@ def _split_classes(
     dataset = Dataset(CUSTOM_DATASET_NAME, class_names, x_train, y_train, x_test, y_test)
     counts = {name: len(images_by_class[name]) for name in class_names}
     return dataset, ImportReport(images_per_class=counts, skipped=tuple(skipped))
+
+
+# --- A collection made on the Teach page -------------------------------------------------
+
+
+def check_class_names(names: Sequence[str]) -> tuple[str, ...]:
+    """The names with spaces tidied; raises ValueError unless 2 to 10 distinct folder names."""
+    tidy = tuple(" ".join(unicodedata.normalize("NFC", str(name)).split()) for name in names)
+    if any(not name for name in tidy):
+        raise ValueError("A class name cannot be empty: give every class a name.")
+    if not MIN_CLASSES <= len(tidy) <= MAX_CLASSES:
+        raise ValueError(
+            f"Name between {MIN_CLASSES} and {MAX_CLASSES} classes, separated by commas; "
+            f"there {'is' if len(tidy) == 1 else 'are'} {len(tidy)}."
+        )
+    for name in tidy:
+        if len(name) > MAX_CLASS_NAME_LENGTH:
+            raise ValueError(
+                f"The class name {name!r} has {len(name)} characters; keep it to "
+                f"{MAX_CLASS_NAME_LENGTH}."
+            )
+        refused = sorted(
+            {
+                character
+                for character in name
+                if character in FOLDER_NAME_FORBIDDEN or unicodedata.category(character)[0] == "C"
+            }
+        )
+        if refused:
+            shown = " ".join(repr(character) for character in refused)
+            raise ValueError(
+                f"The class name {name!r} cannot be a folder name in the .zip: remove {shown}."
+            )
+        if name.startswith(".") or name.startswith(IGNORED_PREFIXES[0].rstrip("/")):
+            raise ValueError(
+                f"The class name {name!r} would be a hidden or ignored folder in the .zip: "
+                "start it with a letter or a digit."
+            )
+    # Windows and macOS folders ignore case: 'Cat' and 'cat' would unpack into one folder.
+    seen: dict[str, str] = {}
+    for name in tidy:
+        if name.casefold() in seen:
+            raise ValueError(
+                f"The classes {seen[name.casefold()]!r} and {name!r} have the same name: give "
+                "each class its own."
+            )
+        seen[name.casefold()] = name
+    return tidy
+
+
+def class_names_from_text(text: str) -> tuple[str, ...]:
+    """Class names typed as 'cat, dog, sun' (commas or new lines); raises ValueError."""
+    pieces = text.replace("\n", ",").split(",")
+    # An empty piece is a comma typed ahead of the next name, not an unnamed class.
+    return check_class_names([piece for piece in pieces if piece.strip()])
+
+
+def _png_bytes(image: np.ndarray) -> bytes:
+    from PIL import Image
+
+    pixels = np.asarray(image, dtype=np.uint8)
+    if pixels.ndim != 3 or pixels.shape[-1] not in (1, 3):
+        raise ValueError(
+            f"An image must be uint8 (height, width, 1 or 3 channels); got shape {pixels.shape}."
+        )
+    picture = Image.fromarray(pixels[..., 0] if pixels.shape[-1] == 1 else pixels)
+    buffer = io.BytesIO()
+    picture.save(buffer, format="PNG")
+    return buffer.getvalue()
+
+
+def collection_zip(images_by_class: Mapping[str, Sequence[np.ndarray]]) -> bytes:
+    """A .zip of one folder of PNG files per class, as load_image_zip and the Datasets page read.
+
+    Files are numbered from 0001 within their folder, so they read back in the order drawn.
+    """
+    check_class_names(list(images_by_class))
+    buffer = io.BytesIO()
+    with zipfile.ZipFile(buffer, "w", zipfile.ZIP_DEFLATED) as archive:
+        for class_name, images in images_by_class.items():
+            for number, image in enumerate(images, start=1):
+                archive.writestr(f"{class_name}/{number:04d}.png", _png_bytes(image))
+    return buffer.getvalue()
+
+
+def read_collection_zip(
+    archive: bytes, options: ImageFolderOptions
+) -> tuple[dict[str, list[np.ndarray]], ImportReport]:
+    """A collection's images by class, in the order drawn, from a .zip of class folders.
+
+    Raises DatasetError for an archive that cannot be read and ValueError for class folders
+    that cannot be a collection (fewer than 2 or more than 10, odd names).
+    """
+    images_by_class, skipped = _read_class_folders(archive, options)
+    if not images_by_class:
+        raise DatasetError(no_images_message(skipped))
+    if not MIN_CLASSES <= len(images_by_class) <= MAX_CLASSES:
+        raise ValueError(
+            f"A collection has {MIN_CLASSES} to {MAX_CLASSES} class folders with images; this "
+            f".zip has {len(images_by_class)} ({', '.join(sorted(images_by_class))})."
+        )
+    check_class_names(list(images_by_class))
+    counts = {name: len(images) for name, images in images_by_class.items()}
+    return images_by_class, ImportReport(images_per_class=counts, skipped=tuple(skipped))
+
+
+def collection_dataset(
+    images_by_class: Mapping[str, Sequence[np.ndarray]], options: ImageFolderOptions
+) -> Dataset:
+    """The collection split into training and test images, as an uploaded .zip would be."""
+    check_class_names(list(images_by_class))
+    dataset, _ = _split_classes(
+        {name: list(images) for name, images in images_by_class.items()}, (), options
+    )
+    return dataset

@@ -751,8 +751,16 @@ def _load_digits() -> Dataset:
     return _checked_dataset("digits", MNIST_CLASS_NAMES, arrays, source="scikit-learn digits")
 
 
-def is_available_locally(name: str, data_dir: str | os.PathLike | None = None) -> bool:
-    """Whether a dataset can be read without the network (its default files are present)."""
+def is_available_locally(
+    name: str,
+    data_dir: str | os.PathLike | None = None,
+    *,
+    categories: Sequence[str] | None = None,
+) -> bool:
+    """Whether a dataset can be read without the network (its files are present).
+
+    For Quick, Draw! the files of `categories` are checked, or the default ten's when None.
+    """
     folder = resolve_data_dir(data_dir)
     if name in IDX_FILE_MD5:
         return all((folder / IDX_FOLDERS[name] / file).exists() for file in IDX_FILE_MD5[name])
@@ -761,7 +769,7 @@ def is_available_locally(name: str, data_dir: str | os.PathLike | None = None) -
     if name == "quickdraw":
         return all(
             (folder / "quickdraw" / f"{category}.npy").exists()
-            for category in QUICKDRAW_DEFAULT_CATEGORIES
+            for category in (categories or QUICKDRAW_DEFAULT_CATEGORIES)
         )
     return name == "digits"
 

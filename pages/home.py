@@ -55,6 +55,22 @@ PAGE_LESSONS = (
         "draw, with how sure it is. See how your drawing is cropped, scaled and centred before "
         "the network sees it, and send the same drawing to several networks.",
     ),
+    (
+        "pages/play.py",
+        "Play",
+        ":material/sports_esports:",
+        "Quick, Draw! with your own network. Six prompts, 20 seconds each, and the network "
+        "thinking aloud while you draw until it knows. At the end, see which training drawings "
+        "it found most like each of yours: that is what it compared them with.",
+    ),
+    (
+        "pages/teach.py",
+        "Teach",
+        ":material/school:",
+        "Teach a network classes of your own: name them, draw about 20 examples of each, train "
+        "for 20 seconds, then draw for it and play. Too few examples, or two classes that look "
+        "alike, and you will see it guess wrong: that is what data does.",
+    ),
 )
 
 for page, title, icon, lesson in PAGE_LESSONS:

@@ -150,3 +150,78 @@ def test_an_archive_of_loose_images_says_they_need_class_folders() -> None:
         "The .zip holds no images in class folders: 3 files were skipped because they are "
         "not inside a class folder (cat.png, dog.png, readme.md)."
     )
+
+
+# --- A collection made on the Teach page -------------------------------------------------
+
+
+def drawings(count: int, seed: int, shape=(28, 28, 1)) -> list[np.ndarray]:
+    return list(np.random.default_rng(seed).integers(0, 256, (count, *shape), dtype=np.uint8))
+
+
+@pytest.mark.parametrize("shape", [(28, 28, 1), (32, 32, 3)], ids=["drawings", "photos"])
+def test_a_collection_zip_reads_back_to_the_same_pixels_in_the_order_drawn(shape) -> None:
+    from core.custom_data import collection_zip, read_collection_zip
+
+    # 12 examples: file 10 must come after file 9, not after file 1.
+    made = {"sun": drawings(12, 1, shape), "cat": drawings(3, 2, shape)}
+    archive = collection_zip(made)
+    options = ImageFolderOptions(image_size=shape[0], channels=shape[-1])
+    read, report = read_collection_zip(archive, options)
+    assert report.images_per_class == {"cat": 3, "sun": 12} and report.skipped == ()
+    for name, images in made.items():
+        assert len(read[name]) == len(images)
+        for original, again in zip(images, read[name], strict=True):
+            np.testing.assert_array_equal(original, again)
+    # The Datasets page reads the same archive: every pixel arrives, split into train and test.
+    dataset, _ = load_image_zip(archive, options)
+    assert dataset.class_names == ("cat", "sun")
+    assert len(dataset.x_train) + len(dataset.x_test) == 15
+    everything = np.concatenate([dataset.x_train, dataset.x_test])
+    assert sorted(image.tobytes() for image in everything) == sorted(
+        image.tobytes() for images in made.values() for image in images
+    )
+
+
+def test_class_names_are_tidied_and_bad_lists_say_why() -> None:
+    from core.custom_data import check_class_names, class_names_from_text
+
+    assert class_names_from_text(" cat,  big   dog ,\nsun, ") == ("cat", "big dog", "sun")
+    assert check_class_names(["chat", "chien"]) == ("chat", "chien")
+    refusals = {
+        "cat": "between 2 and 10 classes",
+        ", ".join(f"class {number}" for number in range(11)): "between 2 and 10 classes",
+        "cat, dog, Cat": "'cat' and 'Cat' have the same name",
+        "cat, dog/wolf": "cannot be a folder name",
+        "cat, a:b": "cannot be a folder name",
+        "cat, .hidden": "hidden or ignored folder",
+        "cat, " + "x" * 41: "keep it to 40",
+    }
+    for text, reason in refusals.items():
+        with pytest.raises(ValueError, match=reason):
+            class_names_from_text(text)
+    with pytest.raises(ValueError, match="cannot be empty"):
+        check_class_names(["cat", "  "])
+
+
+def test_collection_dataset_puts_every_class_in_train_and_test() -> None:
+    from core.custom_data import collection_dataset
+
+    made = {"sun": drawings(5, 1), "cat": drawings(5, 2), "dog": drawings(20, 3)}
+    dataset = collection_dataset(made, ImageFolderOptions())
+    assert dataset.name == "custom" and dataset.class_names == ("cat", "dog", "sun")
+    assert set(dataset.y_train.tolist()) == set(dataset.y_test.tolist()) == {0, 1, 2}
+    assert np.bincount(dataset.y_test).tolist() == [1, 4, 1]
+    assert np.bincount(dataset.y_train).tolist() == [4, 16, 4]
+    with pytest.raises(ValueError, match="between 2 and 10"):
+        collection_dataset({"sun": drawings(5, 1)}, ImageFolderOptions())
+
+
+def test_a_zip_that_cannot_be_a_collection_says_why() -> None:
+    from core.custom_data import read_collection_zip
+
+    eleven = make_zip({f"class{number}/a.png": image_bytes() for number in range(11)})
+    with pytest.raises(ValueError, match="2 to 10 class folders with images; this .zip has 11"):
+        read_collection_zip(eleven, ImageFolderOptions())
+    with pytest.raises(DatasetError, match="holds no images"):
+        read_collection_zip(make_zip({"notes.txt": b"hello"}), ImageFolderOptions())

@@ -301,6 +301,17 @@ def _serve_categories(file_server, categories: dict[str, int]) -> dict[str, np.n
     return arrays
 
 
+def test_quickdraw_is_available_locally_when_the_categories_asked_for_are(tmp_path: Path) -> None:
+    from core.datasets import is_available_locally
+
+    (tmp_path / "quickdraw").mkdir()
+    for category in ("cat", "house"):
+        np.save(tmp_path / "quickdraw" / f"{category}.npy", _bitmaps(6, 0))
+    assert is_available_locally("quickdraw", tmp_path, categories=["cat", "house"])
+    assert not is_available_locally("quickdraw", tmp_path, categories=["cat", "apple"])
+    assert not is_available_locally("quickdraw", tmp_path), "the default ten are not all here"
+
+
 def test_quickdraw_fetches_only_the_drawings_asked_for(
     tmp_path: Path, file_server, monkeypatch: pytest.MonkeyPatch
 ) -> None:

@@ -31,6 +31,8 @@ def test_home_page_explains_each_page() -> None:
         "evaluate",
         "inside",
         "draw",
+        "play",
+        "teach",
     ]
     sidebar_text = " ".join(caption.value for caption in app.sidebar.caption)
     assert "Compute device" in sidebar_text

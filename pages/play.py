@@ -1,0 +1,65 @@
+"""Play: Quick, Draw!'s game. Six prompts, 20 seconds each, and the network guessing aloud."""
+
+from __future__ import annotations
+
+import streamlit as st
+
+from core.drawing import canvas_side
+from core.runs import best_run, default_runs_dir, list_runs
+from ui.frame import leave_pages_directory_mode
+from ui.play import (
+    CANVAS_COLUMNS,
+    CANVAS_SHAPE,
+    PAGE,
+    apply_play_style,
+    game_area_ui,
+    game_ui,
+    is_canvas_run,
+    no_canvas_run_ui,
+)
+from ui.runs import load_run_ui, run_choice_ui
+from ui.viewport import viewport_ui
+
+leave_pages_directory_mode()
+
+# Room the canvas cannot take from the window's height: the title and the network picker above
+# it, on top of what core.drawing.canvas_side keeps for the browser's bar and the canvas's
+# toolbar.
+ROOM_ABOVE_CANVAS = 120
+COLUMN_GAP_PIXELS = 16
+
+apply_play_style()
+title_column, choice_column, speech_column = st.columns([2, 4, 2], vertical_alignment="bottom")
+title_column.title("Play")
+summaries = [summary for summary in list_runs(default_runs_dir()) if is_canvas_run(summary)]
+if not summaries:
+    no_canvas_run_ui()
+    st.stop()
+# Until the user picks, the game is played with the network that reads drawings best.
+best_canvas_run = best_run(summaries, image_shape=CANVAS_SHAPE)
+with choice_column:
+    summary = run_choice_ui(
+        PAGE,
+        label="Network",
+        runs=summaries,
+        prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
+    )
+speak = speech_column.toggle(
+    "Speak the guesses",
+    key=f"{PAGE}_speak",
+    help="The browser reads the network's commentary aloud (your computer's own voice).",
+)
+if summary is None:
+    st.stop()
+run = load_run_ui(summary)
+if run is None:
+    st.stop()
+if game_ui(run) is None:
+    st.stop()
+viewport = viewport_ui(f"{PAGE}_viewport")
+share = CANVAS_COLUMNS[0] / sum(CANVAS_COLUMNS)
+side = canvas_side(
+    viewport and int((viewport.width - COLUMN_GAP_PIXELS) * share),
+    viewport and viewport.height - ROOM_ABOVE_CANVAS,
+)
+st.fragment(game_area_ui)(run, side, speak)
