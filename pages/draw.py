@@ -3,12 +3,11 @@
 from __future__ import annotations
 
 import streamlit as st
-from streamlit_drawable_canvas import st_canvas
 
 from core import session_keys
 from core.custom_data import ImageFolderOptions, decode_image
 from core.datasets import DATASET_INFO, is_available_locally
-from core.drawing import EmptyDrawingError, canvas_side
+from core.drawing import EmptyDrawingError
 from core.engine import TrainingRequest
 from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
@@ -17,6 +16,7 @@ from core.predictions import commentary, sureness, top_guesses, unfamiliar_messa
 from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
 from core.strokes import read_drawing
 from core.training import TrainConfig
+from ui.canvas import CANVAS_COLUMNS, canvas_side_ui, default_brush, drawing_canvas
 from ui.convolution import convolution_ui
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
@@ -24,17 +24,11 @@ from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
 from ui.time_machine import checkpoint_ui, keep_playing
 from ui.training import live_training_ui
 from ui.user import ask_for_name_ui, current_user
-from ui.viewport import viewport_ui
 
 leave_pages_directory_mode()
 
 PAGE = "draw"
 CANVAS_KEY = "draw_canvas"
-# The canvas's column and the guesses' column.
-CANVAS_COLUMNS = (3, 2)
-COLUMN_GAP_PIXELS = 16
-# The default pen: 18 pixels on a 280-pixel canvas, a marker on paper.
-BRUSH_SHARE = 18 / 280
 CANVAS_SHAPE = (28, 28, 1)
 QUICK_START_SECONDS = 60
 # The same drawing goes to every chosen run; Quick, Draw! runs read it their dataset's way.
@@ -121,25 +115,16 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
     drawing_column, guess_column = st.columns(CANVAS_COLUMNS)
     brush_key, threshold_key = f"{PAGE}_brush", f"{PAGE}_threshold"
     with drawing_column:
-        # The canvas's toolbar floats over its top edge: this keeps it off the widgets above.
-        st.space("small")
-        result = st_canvas(
-            # The pen scales with the canvas, so a drawing looks the same on any screen.
-            stroke_width=st.session_state.get(brush_key, round(side * BRUSH_SHARE)),
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=side,
-            width=side,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=CANVAS_KEY,
+        # The pen scales with the canvas, so a drawing looks the same on any screen.
+        result = drawing_canvas(
+            CANVAS_KEY, side, stroke_width=st.session_state.get(brush_key, default_brush(side))
         )
         st.caption(
             "Undo, redo, edit and the bin (start again) are in the small toolbar on the "
             "canvas's top edge."
         )
         brush_column, threshold_column = st.columns(2)
-        brush_column.slider("Brush size", 4, 60, round(side * BRUSH_SHARE), key=brush_key)
+        brush_column.slider("Brush size", 4, 60, default_brush(side), key=brush_key)
         threshold = threshold_column.slider(
             "Sure above", 0.3, 0.95, 0.6, 0.05, key=threshold_key,
             help="Under this probability the network says it is not sure.",
@@ -293,12 +278,7 @@ if is_canvas_run(summary):
         )
         if loaded is not None
     ]
-    viewport = viewport_ui(f"{PAGE}_viewport")
-    share = CANVAS_COLUMNS[0] / sum(CANVAS_COLUMNS)
-    side = canvas_side(
-        viewport and int((viewport.width - COLUMN_GAP_PIXELS) * share),
-        viewport and viewport.height,
-    )
+    side = canvas_side_ui(PAGE)
     st.fragment(canvas_ui)(point_run, checkpoint, other_runs, side)
 else:
     upload_ui(point_run)

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.drawing import canvas_side
 from core.runs import best_run, default_runs_dir, list_runs
+from ui.canvas import canvas_side_ui
 from ui.frame import leave_pages_directory_mode
 from ui.play import (
-    CANVAS_COLUMNS,
     CANVAS_SHAPE,
     PAGE,
     apply_play_style,
@@ -18,7 +17,6 @@ from ui.play import (
     no_canvas_run_ui,
 )
 from ui.runs import load_run_ui, run_choice_ui
-from ui.viewport import viewport_ui
 
 leave_pages_directory_mode()
 
@@ -26,7 +24,6 @@ leave_pages_directory_mode()
 # it, on top of what core.drawing.canvas_side keeps for the browser's bar and the canvas's
 # toolbar.
 ROOM_ABOVE_CANVAS = 120
-COLUMN_GAP_PIXELS = 16
 
 apply_play_style()
 title_column, choice_column, speech_column = st.columns([2, 4, 2], vertical_alignment="bottom")
@@ -56,10 +53,5 @@ if run is None:
     st.stop()
 if game_ui(run) is None:
     st.stop()
-viewport = viewport_ui(f"{PAGE}_viewport")
-share = CANVAS_COLUMNS[0] / sum(CANVAS_COLUMNS)
-side = canvas_side(
-    viewport and int((viewport.width - COLUMN_GAP_PIXELS) * share),
-    viewport and viewport.height - ROOM_ABOVE_CANVAS,
-)
+side = canvas_side_ui(PAGE, room_above=ROOM_ABOVE_CANVAS)
 st.fragment(game_area_ui)(run, side, speak)

@@ -4,12 +4,11 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.drawing import canvas_side
 from core.teach import DRAWINGS
+from ui.canvas import canvas_side_ui
 from ui.engine import start_engine_in_background
 from ui.frame import leave_pages_directory_mode
 from ui.teach import (
-    CANVAS_COLUMNS,
     class_names_ui,
     collection_kind_ui,
     download_ui,
@@ -20,13 +19,11 @@ from ui.teach import (
     teach_training_ui,
 )
 from ui.training import live_training_ui
-from ui.viewport import viewport_ui
 
 leave_pages_directory_mode()
 start_engine_in_background()
 
 PAGE = "teach"
-COLUMN_GAP_PIXELS = 16
 
 st.title("Teach")
 st.write(
@@ -43,12 +40,7 @@ if collection is None:
 
 if kind == DRAWINGS:
     st.subheader("2. Draw examples")
-    viewport = viewport_ui(f"{PAGE}_viewport")
-    share = CANVAS_COLUMNS[0] / sum(CANVAS_COLUMNS)
-    side = canvas_side(
-        viewport and int((viewport.width - COLUMN_GAP_PIXELS) * share),
-        viewport and viewport.height,
-    )
+    side = canvas_side_ui(PAGE)
     # A stroke reruns only the canvas; adding an example reruns the page, so counts follow.
     st.fragment(drawing_ui)(PAGE, side)
 else:

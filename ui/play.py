@@ -34,17 +34,14 @@ from core.lookalikes import ReferenceImages, find_lookalikes, reference_images
 from core.plots import top_guesses_figure
 from core.runs import Run, RunSummary
 from core.strokes import read_drawing
+from ui.canvas import CANVAS_COLUMNS, drawing_canvas
 from ui.runs import run_dataset_ui
 
 PAGE = "play"
 CANVAS_SHAPE = (28, 28, 1)
-# The canvas's column and the prompt's column.
-CANVAS_COLUMNS = (3, 2)
 # The clock redraws this often, so a round ends on time with no stroke to wake the page, and
 # "3 s left" never lags a whole second behind.
 TICK_SECONDS = 0.5
-# The pen scales with the canvas, as on the Draw page: 18 pixels on a 280-pixel canvas.
-BRUSH_SHARE = 18 / 280
 # Quick, Draw! runs read a drawing the way their dataset was drawn, as on the Draw page.
 STYLE_OF_DATASET = {"quickdraw": "quickdraw"}
 # Each 28x28 drawing on the end screen, and each training image like it, in screen pixels:
@@ -222,7 +219,6 @@ def round_ui(run: Run, side: int, speak: bool) -> None:
     """
     # The canvas declares its component on import, which fails outside a running app: importing
     # it here keeps ui.play importable anywhere (TRAPS.md).
-    from streamlit_drawable_canvas import st_canvas
 
     game = st.session_state[session_keys.PLAY_GAME]
     seed = st.session_state.get(session_keys.PLAY_GAME_SEED, 0)
@@ -232,19 +228,8 @@ def round_ui(run: Run, side: int, speak: bool) -> None:
         _big_text("prompt", f"Draw **{game.prompt}**")
         st.fragment(run_every=TICK_SECONDS)(_clock)()
     with canvas_column:
-        # The canvas's toolbar floats over its top edge: this keeps it off the widgets above.
-        st.space("small")
-        canvas_result = st_canvas(
-            stroke_width=round(side * BRUSH_SHARE),
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=side,
-            width=side,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            # A new key per round is a new, empty canvas.
-            key=f"{PAGE}_canvas_{seed}_{game.round_index}",
-        )
+        # A new key per round is a new, empty canvas.
+        canvas_result = drawing_canvas(f"{PAGE}_canvas_{seed}_{game.round_index}", side)
     probabilities, drawing = _read_canvas(run, canvas_result)
     # The clock may have moved the game on since this run read it.
     game = observe(

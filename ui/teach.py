@@ -29,6 +29,7 @@ from core.teach import (
     missing_examples_message,
     teach_request,
 )
+from ui.canvas import CANVAS_COLUMNS, drawing_canvas
 from ui.engine import submit_training_ui
 from ui.user import ask_for_name_ui, current_user
 
@@ -36,10 +37,6 @@ KIND_TITLES = {
     DRAWINGS: "Drawings (28 x 28, then Draw and Play with them)",
     "photos": "Photos (camera, colour 32 x 32)",
 }
-# The canvas's column and the picker's column, and the pen as a share of the canvas, as on
-# the Draw page, so a drawing collected here looks like one drawn there.
-CANVAS_COLUMNS = (3, 2)
-BRUSH_SHARE = 18 / 280
 PREVIEW_PIXELS = 112
 THUMBNAIL_PIXELS = 36
 THUMBNAILS_SHOWN = 14
@@ -188,23 +185,13 @@ def class_picker_ui(page: str, collection: Collection, label: str) -> str:
 
 def drawing_ui(page: str, side: int) -> None:
     """The canvas, the class it is for, what will be added, and Add; a fragment per stroke."""
-    from streamlit_drawable_canvas import st_canvas
 
     collection = stored_collection(DRAWINGS)
     canvas_column, add_column = st.columns(CANVAS_COLUMNS)
     with canvas_column:
-        # The canvas's toolbar floats over its top edge: this keeps it off the widgets above.
-        st.space("small")
-        result = st_canvas(
-            stroke_width=round(side * BRUSH_SHARE),
-            stroke_color="#000000",
-            background_color="#ffffff",
-            height=side,
-            width=side,
-            drawing_mode="freedraw",
-            return_image_data=True,
-            key=f"{page}_canvas_{example_number()}",
-        )
+        # The same canvas and pen as the Draw page's, so a drawing collected here looks like
+        # one drawn there.
+        result = drawing_canvas(f"{page}_canvas_{example_number()}", side)
         st.caption("Undo a stroke or start again with the bin, on the canvas's top edge.")
     with add_column:
         class_name = class_picker_ui(page, collection, "This drawing is a")
