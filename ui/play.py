@@ -124,6 +124,9 @@ def game_ui(run: Run) -> Game | None:
     game = st.session_state.get(session_keys.PLAY_GAME)
     played_with = st.session_state.get(session_keys.PLAY_GAME_RUN)
     if game is None or played_with != run.run_dir.name or game.class_names != run.class_names:
+        # The first recognition loads the model and builds its probe (0.16 s measured alone, more
+        # on a busy server): done before the clock starts, so the first round does not pay it.
+        run.recognise(np.zeros((1, *run.image_shape), dtype=np.uint8))
         try:
             start_new_game(run)
         except ValueError as error:
