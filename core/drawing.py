@@ -58,6 +58,15 @@ WIDTH_ESTIMATE_SIDE = 192
 RESOLVED_STROKE_WIDTH = 3.0
 
 
+# The input a canvas drawing becomes, and so the image shape of a run one can draw for.
+CANVAS_IMAGE_SHAPE = (IMAGE_SIDE, IMAGE_SIDE, 1)
+
+
+def drawing_style(dataset_name: str) -> DrawingStyle:
+    """How a run reads a drawing: Quick, Draw! runs as their doodles were drawn, others as MNIST."""
+    return "quickdraw" if dataset_name == "quickdraw" else "mnist"
+
+
 class EmptyDrawingError(ValueError):
     """Raised when the canvas holds no ink, so there is nothing to classify yet."""
 
@@ -97,8 +106,14 @@ def canvas_to_input(rgba: np.ndarray, *, style: DrawingStyle = "mnist") -> np.nd
     return stages.image.reshape(1, IMAGE_SIDE, IMAGE_SIDE, 1).copy()
 
 
-def preprocess_drawing(rgba: np.ndarray, *, style: DrawingStyle = "mnist") -> DrawingStages:
-    """Run the dataset's own preprocessing on a canvas drawing and keep every stage."""
+def preprocess_drawing(
+    rgba: np.ndarray, *, style: DrawingStyle = "mnist", redrawn: np.ndarray | None = None
+) -> DrawingStages:
+    """Run the dataset's own preprocessing on a canvas drawing and keep every stage.
+
+    `redrawn` is a (28, 28) uint8 image already drawn from the drawing's own strokes
+    (core.strokes): it becomes the model input, and the bitmap is not rendered again.
+    """
     _check_canvas(rgba)
     if style not in DRAWING_STYLES:
         raise ValueError(f"style must be one of {DRAWING_STYLES}, not {style!r}.")
@@ -110,7 +125,9 @@ def preprocess_drawing(rgba: np.ndarray, *, style: DrawingStyle = "mnist") -> Dr
     # Everything after the crop sees only the crop, so a drawing moved by whole pixels gives
     # bit-identical results.
     cropped_image = Image.fromarray(np.ascontiguousarray(cropped))
-    if style == "mnist":
+    if redrawn is not None:
+        image, shift = np.array(redrawn, dtype=np.uint8), (0, 0)
+    elif style == "mnist":
         image, shift = _render_mnist(cropped_image, stroke_width)
     else:
         image, shift = _render_quickdraw(cropped_image, stroke_width), (0, 0)
@@ -125,6 +142,7 @@ def preprocess_drawing(rgba: np.ndarray, *, style: DrawingStyle = "mnist") -> Dr
         stroke_width=stroke_width,
         image=image,
         centre_of_mass_shift=shift,
+        read_from="bitmap" if redrawn is None else "strokes",
     )
 
 

@@ -8,7 +8,6 @@ estimate them; the canvas keeps them, so a doodle drawn here can follow the very
 
 from __future__ import annotations
 
-import dataclasses
 from collections.abc import Mapping, Sequence
 from typing import Any
 
@@ -268,12 +267,6 @@ def read_drawing(
     sent plain free-hand strokes; otherwise, and for MNIST (scanned ink, no strokes), the bitmap
     is read (core.drawing). Raises EmptyDrawingError when there is no ink.
     """
-    stages = preprocess_drawing(rgba, style=style)
-    if style != "quickdraw":
-        return stages
-    strokes = strokes_from_canvas(json_data)
-    if strokes is None:
-        return stages
-    image = strokes_to_quickdraw_image(strokes)
-    image.flags.writeable = False
-    return dataclasses.replace(stages, image=image, read_from="strokes")
+    strokes = strokes_from_canvas(json_data) if style == "quickdraw" else None
+    redrawn = strokes_to_quickdraw_image(strokes) if strokes is not None else None
+    return preprocess_drawing(rgba, style=style, redrawn=redrawn)

@@ -7,16 +7,22 @@ import streamlit as st
 from core import session_keys
 from core.custom_data import ImageFolderOptions, decode_image
 from core.datasets import DATASET_INFO, is_available_locally
-from core.drawing import EmptyDrawingError
+from core.drawing import CANVAS_IMAGE_SHAPE, EmptyDrawingError, drawing_style
 from core.engine import TrainingRequest
 from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, sureness, top_guesses, unfamiliar_message
-from core.runs import Run, RunSummary, best_run, default_runs_dir, list_runs
+from core.runs import Run, best_run, default_runs_dir, list_runs
 from core.strokes import read_drawing
 from core.training import TrainConfig
-from ui.canvas import CANVAS_COLUMNS, canvas_side_ui, default_brush, drawing_canvas
+from ui.canvas import (
+    CANVAS_COLUMNS,
+    canvas_side_ui,
+    default_brush,
+    drawing_canvas,
+    is_canvas_run,
+)
 from ui.convolution import convolution_ui
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
@@ -29,15 +35,7 @@ leave_pages_directory_mode()
 
 PAGE = "draw"
 CANVAS_KEY = "draw_canvas"
-CANVAS_SHAPE = (28, 28, 1)
 QUICK_START_SECONDS = 60
-# The same drawing goes to every chosen run; Quick, Draw! runs read it their dataset's way.
-STYLE_OF_DATASET = {"quickdraw": "quickdraw"}
-
-
-def is_canvas_run(summary: RunSummary) -> bool:
-    shape = (summary.record.get("dataset") or {}).get("image_shape")
-    return tuple(shape or ()) == CANVAS_SHAPE
 
 
 def quick_start_ui() -> None:
@@ -111,7 +109,7 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
     `run` is the chosen network at the slider's point `checkpoint`; the other runs as they ended;
     `side` the canvas's side in pixels.
     """
-    style = STYLE_OF_DATASET.get(run.dataset, "mnist")
+    style = drawing_style(run.dataset)
     drawing_column, guess_column = st.columns(CANVAS_COLUMNS)
     brush_key, threshold_key = f"{PAGE}_brush", f"{PAGE}_threshold"
     with drawing_column:
@@ -141,7 +139,7 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
             "Nothing drawn yet: draw something on the canvas.", icon=":material/draw:"
         )
         return
-    model_input = stages.image.reshape(1, *CANVAS_SHAPE)
+    model_input = stages.image.reshape(1, *CANVAS_IMAGE_SHAPE)
     # The Inside page offers the latest drawing as an image to look inside.
     st.session_state[session_keys.DRAW_INPUT] = model_input
     with guess_column:
@@ -186,11 +184,15 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
     if other_runs:
         st.markdown("**The same drawing, other networks**")
         columns = st.columns(len(other_runs))
+        # The drawing is read once per dataset style, however many networks share it.
+        inputs = {style: model_input}
         for column, other in zip(columns, other_runs, strict=True):
-            other_style = STYLE_OF_DATASET.get(other.dataset, "mnist")
-            other_input = read_drawing(image, strokes_json, style=other_style).image.reshape(
-                1, *CANVAS_SHAPE
-            )
+            other_style = drawing_style(other.dataset)
+            if other_style not in inputs:
+                inputs[other_style] = read_drawing(
+                    image, strokes_json, style=other_style
+                ).image.reshape(1, *CANVAS_IMAGE_SHAPE)
+            other_input = inputs[other_style]
             other_recognition = other.recognise(other_input)
             other_familiar = bool(other_recognition.familiar[0])
             guess = top_guesses(other_recognition.probabilities[0], other.class_names, count=1)[0]
@@ -241,7 +243,7 @@ if not summaries or not any(is_canvas_run(summary) for summary in summaries):
     if not summaries:
         st.stop()
 # Until the user picks, the page opens on the canvas network that reads drawings best.
-best_canvas_run = best_run(summaries, image_shape=CANVAS_SHAPE)
+best_canvas_run = best_run(summaries, image_shape=CANVAS_IMAGE_SHAPE)
 choice_column, compare_column = st.columns(CANVAS_COLUMNS)
 with choice_column:
     summary = run_choice_ui(

@@ -4,16 +4,15 @@ from __future__ import annotations
 
 import streamlit as st
 
+from core.drawing import CANVAS_IMAGE_SHAPE
 from core.runs import best_run, default_runs_dir, list_runs
-from ui.canvas import canvas_side_ui
+from ui.canvas import canvas_side_ui, is_canvas_run
 from ui.frame import leave_pages_directory_mode
 from ui.play import (
-    CANVAS_SHAPE,
     PAGE,
     apply_play_style,
     game_area_ui,
     game_ui,
-    is_canvas_run,
     no_canvas_run_ui,
 )
 from ui.runs import load_run_ui, run_choice_ui
@@ -33,7 +32,7 @@ if not summaries:
     no_canvas_run_ui()
     st.stop()
 # Until the user picks, the game is played with the network that reads drawings best.
-best_canvas_run = best_run(summaries, image_shape=CANVAS_SHAPE)
+best_canvas_run = best_run(summaries, image_shape=CANVAS_IMAGE_SHAPE)
 with choice_column:
     summary = run_choice_ui(
         PAGE,

@@ -4,7 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.drawing import canvas_side
+from core.drawing import CANVAS_IMAGE_SHAPE, canvas_side
+from core.runs import RunSummary
 from ui.viewport import viewport_ui
 
 # The canvas's column and the one beside it (guesses, prompt, class picker).
@@ -50,3 +51,9 @@ def drawing_canvas(key: str, side: int, *, stroke_width: int | None = None):
         return_image_data=True,
         key=key,
     )
+
+
+def is_canvas_run(summary: RunSummary) -> bool:
+    """Whether a run reads 28x28 grey images, so a drawing on the canvas can be its input."""
+    shape = (summary.record.get("dataset") or {}).get("image_shape")
+    return tuple(shape or ()) == CANVAS_IMAGE_SHAPE

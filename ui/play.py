@@ -14,7 +14,7 @@ from streamlit.errors import StreamlitAPIException
 from core import session_keys
 from core.custom_data import CUSTOM_DATASET_NAME
 from core.datasets import DATASET_INFO, is_available_locally
-from core.drawing import EmptyDrawingError
+from core.drawing import CANVAS_IMAGE_SHAPE, EmptyDrawingError, drawing_style
 from core.game import (
     UNSURE_LINE,
     Game,
@@ -32,18 +32,15 @@ from core.game import (
 )
 from core.lookalikes import ReferenceImages, find_lookalikes, reference_images
 from core.plots import top_guesses_figure
-from core.runs import Run, RunSummary
+from core.runs import Run
 from core.strokes import read_drawing
 from ui.canvas import CANVAS_COLUMNS, drawing_canvas
 from ui.runs import run_dataset_ui
 
 PAGE = "play"
-CANVAS_SHAPE = (28, 28, 1)
 # The clock redraws this often, so a round ends on time with no stroke to wake the page, and
 # "3 s left" never lags a whole second behind.
 TICK_SECONDS = 0.5
-# Quick, Draw! runs read a drawing the way their dataset was drawn, as on the Draw page.
-STYLE_OF_DATASET = {"quickdraw": "quickdraw"}
 # Each 28x28 drawing on the end screen, and each training image like it, in screen pixels:
 # whole multiples of 28, so every pixel of the drawing is a crisp square.
 DRAWING_PIXELS = 168
@@ -80,12 +77,6 @@ export default function(component) {
 """
 
 _speak = st.components.v2.component("convlab_speech", html="<span></span>", js=_SPEAK_JS)
-
-
-def is_canvas_run(summary: RunSummary) -> bool:
-    """Whether a run reads 28x28 grey images, so a drawing on the canvas can be its input."""
-    shape = (summary.record.get("dataset") or {}).get("image_shape")
-    return tuple(shape or ()) == CANVAS_SHAPE
 
 
 def apply_play_style() -> None:
@@ -188,12 +179,12 @@ def _read_canvas(run: Run, canvas_result) -> tuple[np.ndarray | None, np.ndarray
     image = canvas_result.image_data if canvas_result is not None else None
     if image is None:
         return None, None
-    style = STYLE_OF_DATASET.get(run.dataset, "mnist")
+    style = drawing_style(run.dataset)
     try:
         drawing = read_drawing(image, canvas_result.json_data, style=style).image
     except EmptyDrawingError:
         return None, None
-    probabilities = run.recognise(drawing.reshape(1, *CANVAS_SHAPE)).probabilities[0]
+    probabilities = run.recognise(drawing.reshape(1, *CANVAS_IMAGE_SHAPE)).probabilities[0]
     return probabilities, drawing
 
 
