@@ -15,6 +15,7 @@ import gc
 import heapq
 import os
 import secrets
+import socket
 import tempfile
 import threading
 import time
@@ -35,6 +36,8 @@ if TYPE_CHECKING:
 SCHEDULER_ENVIRONMENT_VARIABLE = "CONVLAB_DASK_SCHEDULER"
 WORKERS_ENVIRONMENT_VARIABLE = "CONVLAB_DASK_WORKERS"
 EVENT_TOPIC = "convlab-training"
+# How long a scheduler named by address may take to answer (a school's network, a busy server).
+CONNECT_TIMEOUT_SECONDS = 20
 # Loading the data, building the model, the test evaluation and saving: paid around training.
 # A first guess; the engine then learns it from the jobs it sees end.
 OVERHEAD_SECONDS = 15.0
@@ -429,6 +432,29 @@ def _warm_up_worker() -> str:
 # --- On the server -------------------------------------------------------------------------
 
 
+def check_scheduler_listens(address: str) -> None:
+    """Raise ConnectionError at once when nothing listens at a tcp:// scheduler address.
+
+    Dask's client retries a refused connection until its timeout, so a mistyped port or a
+    scheduler that is not started would keep a teacher waiting CONNECT_TIMEOUT_SECONDS for a
+    sentence. Other protocols (tls://, inproc://, ws://) are left to Dask.
+    """
+    scheme, _, location = address.partition("://")
+    if scheme != "tcp":
+        return
+    host, _, port = location.rpartition(":")
+    if not host or not port.isdigit():
+        raise ConnectionError(f"{address!r} is not a tcp://host:port address.")
+    try:
+        with socket.create_connection(
+            (host.strip("[]"), int(port)), timeout=CONNECT_TIMEOUT_SECONDS
+        ):
+            pass
+    except OSError as error:
+        message = f"nothing answers at {host}:{port} ({error.strerror or error})."
+        raise ConnectionError(message) from error
+
+
 class TrainingEngine:
     """Submits trainings to a Dask cluster and follows them; one per server process."""
 
@@ -461,7 +487,8 @@ class TrainingEngine:
 
         address = scheduler_address or os.environ.get(SCHEDULER_ENVIRONMENT_VARIABLE)
         if address:
-            return cls(Client(address, timeout="20s"))
+            check_scheduler_listens(address)
+            return cls(Client(address, timeout=f"{CONNECT_TIMEOUT_SECONDS}s"))
         cluster = start_local_cluster(workers=workers)
         client = Client(cluster)
         engine = cls(client, cluster=cluster)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import os
 import signal
+import socket
 import subprocess
 import sys
 import time
@@ -17,6 +18,7 @@ from core.engine import (
     KILLED_WORKER_MESSAGE,
     TrainingEngine,
     TrainingRequest,
+    check_scheduler_listens,
     describe_wait,
     estimate_wait_seconds,
     expected_job_seconds,
@@ -305,3 +307,17 @@ def test_two_workers_started_by_hand_train_at_once_and_both_runs_reach_the_app(
                 process.wait(timeout=20)
             except subprocess.TimeoutExpired:
                 process.kill()
+
+
+def test_a_scheduler_address_nobody_listens_on_is_refused_at_once() -> None:
+    listener = socket.create_server(("127.0.0.1", 0))
+    port = listener.getsockname()[1]
+    check_scheduler_listens(f"tcp://127.0.0.1:{port}")  # Something listens: no error.
+    listener.close()
+    started = time.perf_counter()
+    with pytest.raises(ConnectionError, match=f"nothing answers at 127.0.0.1:{port}"):
+        check_scheduler_listens(f"tcp://127.0.0.1:{port}")
+    assert time.perf_counter() - started < 5
+    with pytest.raises(ConnectionError, match="not a tcp://host:port"):
+        check_scheduler_listens("tcp://scheduler-without-port")
+    check_scheduler_listens("inproc://left-to-dask")

@@ -4,11 +4,14 @@ from __future__ import annotations
 
 import re
 import time
+import warnings
 
 import pytest
 from digit_strokes import digit_on_canvas
 from playwright.sync_api import expect
 from test_browser import draw_stroke
+
+from core.game import UNSURE_LINE
 
 pytestmark = pytest.mark.e2e
 
@@ -44,13 +47,59 @@ def settled_canvas_box(page) -> dict:
     raise AssertionError("The canvas never stopped moving.")
 
 
-def draw_digit(page, digit: str) -> float:
-    """Draw the digit on the round's canvas; returns the time the pen was last lifted."""
+# Dark pixels on the canvas Fabric.js paints its strokes on: whether the pen left ink.
+INK_PIXELS_JS = """(canvas) => {
+    const pixels = canvas.getContext("2d").getImageData(0, 0, canvas.width, canvas.height).data;
+    let dark = 0;
+    for (let index = 0; index < pixels.length; index += 4) {
+        if (pixels[index + 3] > 0 && pixels[index] < 128) dark += 1;
+    }
+    return dark;
+}"""
+
+
+def ink_pixels(page) -> int | None:
+    """Dark pixels on the round's canvas; None when there is no canvas on the page."""
+    canvas = page.locator("canvas.lower-canvas")
+    return canvas.first.evaluate(INK_PIXELS_JS) if canvas.count() else None
+
+
+def _stroke_digit(page, digit: str) -> float:
     box = settled_canvas_box(page)
     # draw_stroke takes a 280-pixel canvas's coordinates and scales them to the one on screen.
     for stroke in digit_on_canvas(digit, 280):
         draw_stroke(page, box, [tuple(point) for point in stroke])
     return time.perf_counter()
+
+
+def draw_digit(page, digit: str, take_screenshot) -> float:
+    """Draw the digit on the round's canvas; returns the time the pen was last lifted.
+
+    Once in a full CI run (not reproduced in tens of runs since, loaded or not) a one-stroke 9
+    left the commentary at "not sure" for the whole round: the stroke never reached the
+    network. When the network has said nothing after a while, the digit is drawn again over
+    itself, as a player would go over a drawing the game ignored, and a warning in the test
+    report says whether the first stroke had left ink (a lost update) or none (the pen missed a
+    canvas that moved).
+    """
+    lifted = _stroke_digit(page, digit)
+    try:
+        # The network speaks, or the last round ended on the game's end screen.
+        answered = commentary(page).filter(has_not_text=UNSURE_LINE)
+        expect(answered.or_(page.locator(".st-key-play_headline")).first).to_be_visible(
+            timeout=8_000
+        )
+    except AssertionError:
+        ink = ink_pixels(page)
+        take_screenshot(page, f"play-silent-{digit}.png")
+        warnings.warn(
+            f"The network said nothing of a {digit} for 8 s after the pen lifted; the canvas "
+            f"held {ink} dark pixels; the page said {commentary(page).all_inner_texts()}. "
+            f"Drawn again.",
+            stacklevel=2,
+        )
+        lifted = _stroke_digit(page, digit)
+    return lifted
 
 
 def prompted_digit(page) -> str:
@@ -84,7 +133,7 @@ def test_a_game_on_mnist_drawn_with_the_mouse(page, app_url, wait_until_idle, ta
     canvas_side = round(settled_canvas_box(page)["width"])
     # A wrong digit first: the network says what it sees and the round goes on.
     wrong = "1" if prompt != "1" else "7"
-    lifted = draw_digit(page, wrong)
+    lifted = draw_digit(page, wrong, take_screenshot)
     expect(commentary(page)).to_have_text(re.compile(rf"^I see {wrong}\b"), timeout=30_000)
     wrong_seconds = time.perf_counter() - lifted
     wait_until_idle(page)
@@ -100,7 +149,7 @@ def test_a_game_on_mnist_drawn_with_the_mouse(page, app_url, wait_until_idle, ta
             wait_until_idle(page)
             expect(commentary(page)).to_have_text("I'm not sure what that is.")
             prompt = prompted_digit(page)
-        lifted = draw_digit(page, prompt)
+        lifted = draw_digit(page, prompt, take_screenshot)
         if round_number < 6:
             expect(commentary(page)).to_have_text(f"Oh, I know, it's {prompt}!", timeout=30_000)
             guessed_seconds.append(time.perf_counter() - lifted)
