@@ -164,21 +164,27 @@ def canvas_ui(run: Run, checkpoint: int, other_runs: list[Run], side: int) -> No
         f"Your drawing is {recipe}. Shrinking the whole canvas instead would leave a tiny, "
         "off-centre drawing the network has never seen."
     )
-    with st.expander("Where the network looked (Grad-CAM)"):
-        probe = feature_model_cached(
-            str(run.run_dir), run.record.get("created_at", ""), checkpoint, run.model
-        )
-        heatmap = class_activation(probe, model_input[0])
-        st.plotly_chart(
-            overlay_figure(model_input[0], heatmap, title="what drove the top guess"),
-            width="stretch",
-            key=f"{PAGE}_gradcam",
-        )
-        st.caption(
-            "Bright areas raised the top guess the most. The Inside the network page shows "
-            "this drawing's feature maps, layer by layer."
-        )
-    # A closed expander still runs its contents on every stroke: the view is built only when asked.
+    # A closed expander still runs what is inside it: tracking it open or shut lets a stroke
+    # skip the gradients while nobody looks.
+    where_it_looked = st.expander(
+        "Where the network looked (Grad-CAM)", key=f"{PAGE}_gradcam_open", on_change="rerun"
+    )
+    with where_it_looked:
+        if where_it_looked.open:
+            probe = feature_model_cached(
+                str(run.run_dir), run.record.get("created_at", ""), checkpoint, run.model
+            )
+            heatmap = class_activation(probe, model_input[0])
+            st.plotly_chart(
+                overlay_figure(model_input[0], heatmap, title="what drove the top guess"),
+                width="stretch",
+                key=f"{PAGE}_gradcam",
+            )
+            st.caption(
+                "Bright areas raised the top guess the most. The Inside the network page shows "
+                "this drawing's feature maps, layer by layer."
+            )
+    # The convolution view is built only when asked, for the same reason.
     if st.toggle("How a convolution works on your drawing", key=f"{PAGE}_convolution_open"):
         convolution_ui(run.model, model_input[0], PAGE)
     if other_runs:

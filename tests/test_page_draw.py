@@ -42,6 +42,10 @@ def test_the_draw_page_reads_the_drawing_with_the_network_at_the_slider_s_point(
     assert labels[0] == "untrained" and labels[-1].startswith("end (epoch")
     assert slider.value == len(labels) - 1
     trained = (app.metric[0].value, app.metric[0].delta, chart_data(app, "draw_guesses_"))
+    # Grad-CAM is worked out only once its expander is opened, not on every stroke.
+    assert [chart.key for chart in app.get("plotly_chart")][1:] == ["draw_stages"]
+    app.session_state["draw_gradcam_open"] = True
+    app.run()
     trained_heatmap = chart_data(app, "draw_gradcam")
 
     slider.set_value(0).run()

@@ -207,6 +207,11 @@ def test_drawing_a_one_and_a_zero_is_read_live(page, app_url, wait_until_idle, t
     ]
     draw_stroke(page, box, ring)
     expect(page.locator('[data-testid="stMetricValue"]').first).to_have_text("0", timeout=30_000)
+    # Grad-CAM is drawn when its expander opens (strokes skip it while it is shut).
+    where_it_looked = page.locator('[data-testid="stExpander"]').filter(has_text="Grad-CAM")
+    where_it_looked.get_by_text("Where the network looked").click()
+    expect(where_it_looked.locator('[data-testid="stPlotlyChart"]')).to_be_visible(timeout=30_000)
+    wait_until_idle(page)
     take_screenshot(page, "draw.png")
 
     # A letter is not a digit: the page says so. Which letters a run finds strange depends on
