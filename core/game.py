@@ -7,7 +7,7 @@ from dataclasses import dataclass, replace
 
 import numpy as np
 
-from core.predictions import Guess, top_guesses
+from core.predictions import Guess, top_guesses, unfamiliar_message
 
 UNSURE_LINE = "I'm not sure what that is."
 TIMEOUT_LINE = "Sorry, I couldn't guess it."
@@ -88,6 +88,8 @@ class Game:
     class_names: tuple[str, ...]
     prompts: tuple[str, ...]
     round_started_at: float
+    # The run's dataset, so a drawing unlike its classes is called "not any digit I know".
+    dataset_name: str = ""
     results: tuple[RoundResult, ...] = ()
     round_index: int = 0
     drawing: np.ndarray | None = None
@@ -149,14 +151,22 @@ def choose_prompts(
     return tuple(prompts[: settings.rounds])
 
 
-def start_game(class_names: Sequence[str], settings: GameSettings, seed: int, now: float) -> Game:
-    """A new game whose first round starts at `now`."""
+def start_game(
+    class_names: Sequence[str],
+    settings: GameSettings,
+    seed: int,
+    now: float,
+    *,
+    dataset_name: str = "",
+) -> Game:
+    """A new game whose first round starts at `now`, on a run trained on `dataset_name`."""
     names = _checked_class_names(class_names)
     return Game(
         settings=settings,
         class_names=names,
         prompts=choose_prompts(names, settings, seed),
         round_started_at=now,
+        dataset_name=dataset_name,
     )
 
 
@@ -168,11 +178,21 @@ def tick(game: Game, now: float) -> Game:
 
 
 def observe(
-    game: Game, probabilities: np.ndarray | None, drawing: np.ndarray | None, now: float
+    game: Game,
+    probabilities: np.ndarray | None,
+    drawing: np.ndarray | None,
+    now: float,
+    *,
+    familiar: bool = True,
 ) -> Game:
     """The network's probabilities (k,) for the current drawing at `now`.
 
-    The round ends guessed when the prompt is the top guess at `minimum_probability` or more.
+    The round ends guessed when the prompt is the top guess at `minimum_probability` or more,
+    as in Quick, Draw!. Otherwise a drawing that is not `familiar` (Run.recognise: unlike what
+    the network was trained on) gets "That does not look like any digit I know" instead of
+    "I see …". Familiarity does not stop a round being won: measured on two 20 s MNIST runs, a
+    clean stroked 2 scored 0.93 and 1.02 against the threshold of 1.0, and a player who drew
+    the prompt well should not be told it is no digit at all.
     Time runs out first: a drawing observed at or after the deadline ends the round unguessed
     and is not kept, as Quick, Draw! locks the canvas when the clock stops. Probabilities None
     mean the canvas is empty (the player cleared it): the clock still runs, and the round
@@ -191,7 +211,9 @@ def observe(
         timed,
         drawing=_frozen_copy(drawing),
         guesses=guesses,
-        line=game_commentary(guesses, game.prompt, game.settings),
+        line=game_commentary(
+            guesses, game.prompt, game.settings, familiar=familiar, dataset_name=game.dataset_name
+        ),
     )
     if not is_recognised(guesses, game.prompt, game.settings):
         return current
@@ -261,14 +283,25 @@ def is_recognised(guesses: Sequence[Guess], prompt: str, settings: GameSettings)
     return best.class_name == prompt and best.probability >= settings.minimum_probability
 
 
-def game_commentary(guesses: Sequence[Guess], prompt: str, settings: GameSettings) -> str:
+def game_commentary(
+    guesses: Sequence[Guess],
+    prompt: str,
+    settings: GameSettings,
+    *,
+    familiar: bool = True,
+    dataset_name: str = "",
+) -> str:
     """The network's running commentary: 'I see 3, or 5 …', then 'Oh, I know, it's 8!'.
 
     core.predictions.commentary speaks for any sure guess; in the game only the prompt ends a
-    round, so a sure guess of another class is still only something the network sees.
+    round, so a sure guess of another class is still only something the network sees. A drawing
+    that is not `familiar`, and does not win the round, gets "That does not look like any digit
+    I know; my best guess would be …".
     """
     if is_recognised(guesses, prompt, settings):
         return f"Oh, I know, it's {prompt}!"
+    if guesses and not familiar:
+        return unfamiliar_message(dataset_name, guesses[0].class_name)
     named = [
         guess.class_name
         for guess in guesses[: settings.guesses_named]

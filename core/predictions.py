@@ -58,8 +58,9 @@ CLASS_NOUNS = {
 
 def unfamiliar_message(dataset_name: str, best_guess: str) -> str:
     """What a network says of an image unlike its training data, Quick, Draw! style."""
-    noun = CLASS_NOUNS.get(dataset_name, "thing")
-    return f"That does not look like any {noun} I know; my best guess would be {best_guess}."
+    noun = CLASS_NOUNS.get(dataset_name)
+    anything = f"any {noun}" if noun else "anything"
+    return f"That does not look like {anything} I know; my best guess would be {best_guess}."
 
 
 def sureness(probability: float, threshold: float, *, familiar: bool = True) -> str:

@@ -265,6 +265,36 @@ def test_the_commentary_speaks_in_the_games_voice() -> None:
     assert TIMEOUT_LINE == "Sorry, I couldn't guess it."
 
 
+def test_a_drawing_unlike_every_class_is_called_so_unless_it_wins_the_round() -> None:
+    game = start_game(DIGITS, GameSettings(), seed=7, now=100.0, dataset_name="mnist")
+    other = another_class_than(game.prompt)
+    game = observe(game, sure_of(other, 0.96), a_drawing(), now=103.0, familiar=False)
+    assert not game.round_over
+    assert game.line == (
+        f"That does not look like any digit I know; my best guess would be {other}."
+    )
+    assert game.drawing is not None and game.guesses[0].class_name == other
+    # The prompt read surely wins, as in Quick, Draw!, familiar or not.
+    game = observe(game, sure_of(game.prompt, 0.96), a_drawing(), now=104.0, familiar=False)
+    assert game.round_over and game.results[-1].guessed
+    assert game.line == f"Oh, I know, it's {game.prompt}!"
+    assert game.results[-1].seconds == pytest.approx(4.0)
+
+
+def test_the_unfamiliar_line_names_what_the_run_knows() -> None:
+    settings = GameSettings()
+    guesses = [Guess("cat", 0.8), Guess("dog", 0.2)]
+    assert game_commentary(guesses, "dog", settings, familiar=False, dataset_name="quickdraw") == (
+        "That does not look like any drawing I know; my best guess would be cat."
+    )
+    assert game_commentary(guesses, "dog", settings, familiar=False) == (
+        "That does not look like anything I know; my best guess would be cat."
+    )
+    assert game_commentary(guesses, "cat", settings, familiar=False) == "Oh, I know, it's cat!"
+    # An empty canvas is only unsure, whatever the flag says.
+    assert game_commentary([], "cat", settings, familiar=False) == UNSURE_LINE
+
+
 def test_speech_only_when_the_commentary_changes() -> None:
     assert speech_to_say(None, "I see 3 …") == "I see 3 …"
     assert speech_to_say("I see 3 …", "I see 3 …") is None

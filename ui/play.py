@@ -101,7 +101,9 @@ def start_new_game(run: Run) -> None:
     seed = secrets.randbelow(2**31)
     while seed == previous_seed:
         seed = secrets.randbelow(2**31)
-    game = start_game(run.class_names, GameSettings(), seed, time.monotonic())
+    game = start_game(
+        run.class_names, GameSettings(), seed, time.monotonic(), dataset_name=run.dataset
+    )
     st.session_state[session_keys.PLAY_GAME] = game
     st.session_state[session_keys.PLAY_GAME_RUN] = run.run_dir.name
     st.session_state[session_keys.PLAY_GAME_SEED] = seed
@@ -174,18 +176,22 @@ def _clock() -> None:
     st.progress(left / game.settings.seconds_per_round)
 
 
-def _read_canvas(run: Run, canvas_result) -> tuple[np.ndarray | None, np.ndarray | None]:
-    """(probabilities (k,), 28x28 uint8 drawing) of what is on the canvas; (None, None) if blank."""
+def _read_canvas(run: Run, canvas_result) -> tuple[np.ndarray | None, np.ndarray | None, bool]:
+    """(probabilities (k,), 28x28 uint8 drawing, familiar) of what is on the canvas.
+
+    (None, None, True) when the canvas is blank. A run that cannot tell strange drawings
+    (imported, uncalibrated) calls every drawing familiar.
+    """
     image = canvas_result.image_data if canvas_result is not None else None
     if image is None:
-        return None, None
+        return None, None, True
     style = drawing_style(run.dataset)
     try:
         drawing = read_drawing(image, canvas_result.json_data, style=style).image
     except EmptyDrawingError:
-        return None, None
-    probabilities = run.recognise(drawing.reshape(1, *CANVAS_IMAGE_SHAPE)).probabilities[0]
-    return probabilities, drawing
+        return None, None, True
+    recognition = run.recognise(drawing.reshape(1, *CANVAS_IMAGE_SHAPE))
+    return recognition.probabilities[0], drawing, bool(recognition.familiar[0])
 
 
 def game_area_ui(run: Run, side: int, speak: bool) -> None:
@@ -224,10 +230,14 @@ def round_ui(run: Run, side: int, speak: bool) -> None:
     with canvas_column:
         # A new key per round is a new, empty canvas.
         canvas_result = drawing_canvas(f"{PAGE}_canvas_{seed}_{game.round_index}", side)
-    probabilities, drawing = _read_canvas(run, canvas_result)
+    probabilities, drawing, familiar = _read_canvas(run, canvas_result)
     # The clock may have moved the game on since this run read it.
     game = observe(
-        st.session_state[session_keys.PLAY_GAME], probabilities, drawing, time.monotonic()
+        st.session_state[session_keys.PLAY_GAME],
+        probabilities,
+        drawing,
+        time.monotonic(),
+        familiar=familiar,
     )
     st.session_state[session_keys.PLAY_GAME] = game
     if game.round_over:
