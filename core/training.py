@@ -83,6 +83,10 @@ class TrainConfig:
     max_train_images: int | None = None
     validation_fraction: float = 0.1
     seed: int = 0
+    # An epoch passes at least this many training images: a collection of a few dozen drawings
+    # goes round several times in one (augmented afresh each time), so its curves count a few
+    # dozen epochs rather than a thousand one-step ones. 0 means one pass over the data.
+    min_epoch_images: int = 0
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_CHOICES:
@@ -149,6 +153,16 @@ class TrainConfig:
             )
         if not _is_whole(self.seed) or self.seed < 0:
             raise ValueError(f"The seed must be a whole number from 0 up; got {self.seed!r}.")
+        if not _is_whole(self.min_epoch_images) or not 0 <= self.min_epoch_images <= 10**7:
+            raise ValueError(
+                "min_epoch_images must be a whole number of images from 0 to 10,000,000; "
+                f"got {self.min_epoch_images!r}."
+            )
+
+    def steps_per_epoch(self, train_images: int) -> int:
+        """Training steps in one epoch over `train_images` images (at least one)."""
+        passes = max(train_images // self.batch_size, 1)
+        return max(passes, math.ceil(self.min_epoch_images / self.batch_size))
 
     @property
     def augments(self) -> bool:
@@ -919,7 +933,7 @@ def train(
             loss="sparse_categorical_crossentropy",
             metrics=["accuracy"],
         )
-    steps_per_epoch = len(train_indices) // config.batch_size
+    steps_per_epoch = config.steps_per_epoch(len(train_indices))
     augment = build_augmentation(config, input_shape, seed=config.seed)
     train_data = build_train_dataset(
         dataset.x_train,

@@ -74,6 +74,7 @@ def digits() -> Dataset:
         ({"max_train_images": 0}, "The training subset must be a positive number of images"),
         ({"validation_fraction": 0.8}, "The validation fraction must be from 0"),
         ({"seed": -1}, "The seed must be a whole number"),
+        ({"min_epoch_images": -1}, "min_epoch_images must be a whole number of images"),
     ],
 )
 def test_bad_settings_say_what_to_change(arguments: dict, message: str) -> None:
@@ -270,6 +271,16 @@ def test_one_epoch_on_64_images_reports_progress_and_evaluates() -> None:
     assert 0.0 <= result.test_accuracy <= 1.0 and math.isfinite(result.test_loss)
     assert result.train_seconds > 0 and result.images_per_second > 0
     assert result.model.predict_on_batch(np.zeros((2, 28, 28, 1))).shape == (2, 4)
+
+
+def test_a_small_set_goes_round_several_times_in_an_epoch_of_min_epoch_images() -> None:
+    config = TrainConfig(epochs=1, batch_size=8, validation_fraction=0.25, min_epoch_images=100)
+    assert config.steps_per_epoch(48) == 13 and TrainConfig(batch_size=8).steps_per_epoch(48) == 6
+    assert config.steps_per_epoch(800) == 100, "a larger set keeps its own epoch"
+    result = train(TINY_SPEC, synthetic_dataset(), config)
+    assert result.status == "completed" and result.stop_reason == "epochs"
+    assert result.steps == 13 and result.epochs_trained == 1.0
+    assert result.num_train_images == 48
 
 
 def test_training_on_digits_learns(digits: Dataset) -> None:
