@@ -666,21 +666,22 @@ def comparison_curve(
 ) -> tuple[str, list[float], list[float]] | None:
     """What a run contributes to a comparison: ('validation' or 'training', epochs, accuracies).
 
-    Validation accuracy per complete epoch; a run shorter than an epoch, which was never
-    validated, gives its training accuracy by fraction of an epoch instead; None if neither.
+    Validation accuracy per complete epoch. A run validated less than twice (shorter than two
+    epochs, such as 20 s on MNIST) would be a lone dot, so it gives its training accuracy by
+    fraction of an epoch instead, when it has batches; None if it has neither.
     """
     validated = [
         entry
         for entry in history
         if entry.get("val_accuracy") is not None and entry.get("complete", True)
     ]
-    if validated:
+    trained = [point for point in batch_points if point.get("accuracy") is not None]
+    if len(validated) >= 2 or (validated and len(trained) < 2):
         return (
             "validation",
             [float(entry["epoch"]) for entry in validated],
             [float(entry["val_accuracy"]) for entry in validated],
         )
-    trained = [point for point in batch_points if point.get("accuracy") is not None]
     if trained:
         return (
             "training",
@@ -696,7 +697,7 @@ def runs_comparison_figure(
     """Accuracy of several runs, one line each named by its run, for comparing them.
 
     `runs` holds (name, history, batch_points). Validation accuracy per epoch, solid; a run
-    shorter than an epoch draws its training accuracy by fraction of an epoch, dotted.
+    validated less than twice draws its training accuracy by fraction of an epoch, dotted.
     """
     figure = go.Figure()
     for name, history, batch_points in runs:
@@ -704,7 +705,7 @@ def runs_comparison_figure(
         if curve is None:
             continue
         kind, epochs, accuracies = curve
-        label = name if kind == "validation" else f"{name} (training, under an epoch)"
+        label = name if kind == "validation" else f"{name} (training)"
         figure.add_trace(
             go.Scatter(
                 x=epochs,
@@ -717,7 +718,7 @@ def runs_comparison_figure(
             )
         )
     figure.update_layout(
-        title="Validation accuracy per epoch (training accuracy for runs under an epoch)",
+        title="Validation accuracy per epoch (training accuracy, dotted, for shorter runs)",
         xaxis_title="epoch",
         yaxis={"title": "accuracy", "range": [0, 1], "tickformat": ".0%"},
         height=380,

@@ -133,11 +133,15 @@ def test_a_run_shorter_than_an_epoch_is_compared_by_its_batches() -> None:
     assert comparison_curve(long_history, []) == ("validation", [1.0, 2.0], [0.9, 0.95])
     assert comparison_curve([{"epoch": 1, "complete": False}], short_points)[0] == "training"
     assert comparison_curve([], []) is None
+    # Validated once (20 s on MNIST is 1.4 epochs): a line of its batches, not a lone dot.
+    once = [{"epoch": 1, "complete": True, "val_accuracy": 0.97}]
+    assert comparison_curve(once, short_points) == ("training", [0.1, 0.3], [0.4, 0.7])
+    assert comparison_curve(once, []) == ("validation", [1.0], [0.97])
     figure = runs_comparison_figure(
         [("long", long_history, []), ("short", [], short_points), ("empty", [], [])]
     )
     names = [trace.name for trace in figure.data]
-    assert names == ["long", "short (training, under an epoch)"]
+    assert names == ["long", "short (training)"]
     assert list(figure.data[1].x) == [0.1, 0.3]
     layout = json.loads(figure.to_json())["layout"]
     assert layout["yaxis"]["range"] == [0, 1]

@@ -105,10 +105,10 @@ def training_progress_ui(job: TrainingJob, page: str) -> None:
     validated = last_validation(job)
     columns[2].metric(
         "Validation accuracy",
-        "after epoch 1" if validated is None else f"{validated.val_accuracy:.2%}",
+        "not yet" if validated is None else f"{validated.val_accuracy:.2%}",
         help="Measured on held-out training images at the end of each full epoch; this is "
         + (
-            "the first epoch's, still to come."
+            "the first comes after epoch 1."
             if validated is None
             else f"the last one, after epoch {validated.epoch:.0f}."
         ),
