@@ -13,11 +13,12 @@ from core.inspection import class_activation
 from core.models import DEFAULT_PRESET, PRESETS
 from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, sureness, top_guesses, unfamiliar_message
-from core.runs import Run, best_run, default_runs_dir, list_runs
+from core.runs import Run, default_runs_dir, list_runs
 from core.strokes import read_drawing
 from core.training import TrainConfig
 from ui.canvas import (
     CANVAS_COLUMNS,
+    canvas_run_choice_ui,
     canvas_side_ui,
     default_brush,
     drawing_canvas,
@@ -26,7 +27,7 @@ from ui.canvas import (
 from ui.convolution import convolution_ui
 from ui.engine import start_engine_in_background, submit_training_ui
 from ui.frame import leave_pages_directory_mode
-from ui.runs import feature_model_cached, load_run_ui, run_choice_ui
+from ui.runs import feature_model_cached, load_run_ui
 from ui.time_machine import checkpoint_ui, keep_playing
 from ui.training import live_training_ui
 from ui.user import ask_for_name_ui, current_user
@@ -248,16 +249,9 @@ if not summaries or not any(is_canvas_run(summary) for summary in summaries):
     quick_start_ui()
     if not summaries:
         st.stop()
-# Until the user picks, the page opens on the canvas network that reads drawings best.
-best_canvas_run = best_run(summaries, image_shape=CANVAS_IMAGE_SHAPE)
 choice_column, compare_column = st.columns(CANVAS_COLUMNS)
 with choice_column:
-    summary = run_choice_ui(
-        PAGE,
-        label="Network",
-        runs=summaries,
-        prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
-    )
+    summary = canvas_run_choice_ui(PAGE, summaries)
 if summary is None:
     st.stop()
 run = load_run_ui(summary)

@@ -4,9 +4,8 @@ from __future__ import annotations
 
 import streamlit as st
 
-from core.drawing import CANVAS_IMAGE_SHAPE
-from core.runs import best_run, default_runs_dir, list_runs
-from ui.canvas import canvas_side_ui, is_canvas_run
+from core.runs import default_runs_dir, list_runs
+from ui.canvas import canvas_run_choice_ui, canvas_side_ui, is_canvas_run
 from ui.frame import leave_pages_directory_mode
 from ui.play import (
     PAGE,
@@ -15,7 +14,7 @@ from ui.play import (
     game_ui,
     no_canvas_run_ui,
 )
-from ui.runs import load_run_ui, run_choice_ui
+from ui.runs import load_run_ui
 
 leave_pages_directory_mode()
 
@@ -31,15 +30,8 @@ summaries = [summary for summary in list_runs(default_runs_dir()) if is_canvas_r
 if not summaries:
     no_canvas_run_ui()
     st.stop()
-# Until the user picks, the game is played with the network that reads drawings best.
-best_canvas_run = best_run(summaries, image_shape=CANVAS_IMAGE_SHAPE)
 with choice_column:
-    summary = run_choice_ui(
-        PAGE,
-        label="Network",
-        runs=summaries,
-        prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
-    )
+    summary = canvas_run_choice_ui(PAGE, summaries)
 speak = speech_column.toggle(
     "Speak the guesses",
     key=f"{PAGE}_speak",

@@ -240,7 +240,8 @@ def test_settings_the_worker_refuses_come_back_as_a_sentence(
 def test_a_killed_worker_fails_its_job_with_a_message_and_leaves_nothing_half_written(
     training_engine: TrainingEngine, tmp_path: Path
 ) -> None:
-    job = training_engine.submit(tiny_request(tmp_path, epochs=500))
+    # Long enough to be killed mid-way; the budget keeps the retry below short.
+    job = training_engine.submit(tiny_request(tmp_path, epochs=500, time_budget_seconds=3))
     wait_for_first_batch(job)
     worker_pids = training_engine.client.run(os.getpid)
     for pid in worker_pids.values():

@@ -5,7 +5,8 @@ from __future__ import annotations
 import streamlit as st
 
 from core.drawing import CANVAS_IMAGE_SHAPE, canvas_side
-from core.runs import RunSummary
+from core.runs import RunSummary, best_run
+from ui.runs import run_choice_ui
 from ui.viewport import viewport_ui
 
 # The canvas's column and the one beside it (guesses, prompt, class picker).
@@ -57,3 +58,14 @@ def is_canvas_run(summary: RunSummary) -> bool:
     """Whether a run reads 28x28 grey images, so a drawing on the canvas can be its input."""
     shape = (summary.record.get("dataset") or {}).get("image_shape")
     return tuple(shape or ()) == CANVAS_IMAGE_SHAPE
+
+
+def canvas_run_choice_ui(page: str, summaries: list[RunSummary]) -> RunSummary | None:
+    """The network picker, opening on the 28x28 run that reads drawings best until one is picked."""
+    best_canvas_run = best_run(summaries, image_shape=CANVAS_IMAGE_SHAPE)
+    return run_choice_ui(
+        page,
+        label="Network",
+        runs=summaries,
+        prefer=best_canvas_run.run_id if best_canvas_run is not None else None,
+    )
