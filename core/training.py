@@ -1179,8 +1179,13 @@ def estimate_epoch_seconds(
     return seconds_per_step * max(1, num_train // batch_size)
 
 
+# What Draw trains in place when there is no network for drawings yet: the fast default for a
+# minute, or 20 epochs if those come first (Digits, offline, gets there in seconds).
+QUICK_START_CONFIG = TrainConfig(epochs=20, time_budget_seconds=60)
+
 __all__ = [
     "FLIP_UNSAFE_DATASETS",
+    "QUICK_START_CONFIG",
     "OPTIMIZER_CHOICES",
     "SCHEDULE_CHOICES",
     "STATUS_CHOICES",

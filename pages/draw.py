@@ -15,7 +15,7 @@ from core.plots import drawing_stages_figure, overlay_figure, top_guesses_figure
 from core.predictions import commentary, sureness, top_guesses, unfamiliar_message
 from core.runs import Run, default_runs_dir, list_runs
 from core.strokes import read_drawing
-from core.training import TrainConfig
+from core.training import QUICK_START_CONFIG
 from ui.canvas import (
     CANVAS_COLUMNS,
     canvas_run_choice_ui,
@@ -36,7 +36,6 @@ leave_pages_directory_mode()
 
 PAGE = "draw"
 CANVAS_KEY = "draw_canvas"
-QUICK_START_SECONDS = 60
 
 
 def quick_start_ui() -> None:
@@ -50,14 +49,14 @@ def quick_start_ui() -> None:
     title = DATASET_INFO[dataset_name].title
     st.info(
         f"There is no trained network for 28x28 drawings yet. Train the fast default on "
-        f"{title} now (about {QUICK_START_SECONDS} seconds), then draw.",
+        f"{title} now (about {QUICK_START_CONFIG.time_budget_seconds:.0f} seconds), then draw.",
         icon=":material/model_training:",
     )
     user = current_user()
     if user is None:
         ask_for_name_ui("train one")
     if st.button("Train it now", type="primary", key=f"{PAGE}_quick_start", disabled=user is None):
-        config = TrainConfig(epochs=20, time_budget_seconds=QUICK_START_SECONDS)
+        config = QUICK_START_CONFIG
         request = TrainingRequest(
             dataset_name=dataset_name,
             spec=PRESETS[DEFAULT_PRESET],

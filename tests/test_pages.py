@@ -355,11 +355,18 @@ def test_evaluate_page_scrubs_back_to_the_untrained_network_and_plays_forward(
 def test_draw_page_without_a_run_offers_to_train_one_in_place(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path, app_uses_training_cluster: str
 ) -> None:
+    import core.training
+    from core.training import TrainConfig
+
     monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
     monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    # Two epochs instead of the page's twenty: the path is the same, the wait is not.
+    monkeypatch.setattr(
+        core.training, "QUICK_START_CONFIG", TrainConfig(epochs=2, time_budget_seconds=60)
+    )
     app = open_page("pages/draw.py", user="Ana")
     assert not app.exception
-    assert "Train the fast default on Digits (offline)" in app.info[0].value
+    assert "Train the fast default on Digits (offline) now (about 60 seconds)" in app.info[0].value
     app.button(key="draw_quick_start").click().run()
     job = app.session_state[session_keys.TRAINING_JOB]
     assert job.wait(180)
