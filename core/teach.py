@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import math
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -204,19 +204,17 @@ def teach_config(dataset: Dataset, kind: str) -> TrainConfig:
     )
     # fitting_batch_size never goes under its smallest choice; a collection can be smaller.
     batch_size = min(fitting_batch_size(LARGEST_BATCH_SIZE, train_images), train_images)
-    steps_per_epoch = TrainConfig(
-        batch_size=batch_size, min_epoch_images=EPOCH_IMAGES
-    ).steps_per_epoch(train_images)
-    return TrainConfig(
+    config = TrainConfig(
         batch_size=batch_size,
         min_epoch_images=EPOCH_IMAGES,
-        epochs=max(1, math.ceil(TARGET_STEPS / steps_per_epoch)),
         time_budget_seconds=TEACH_SECONDS,
         shift_fraction=0.1,
         rotation_degrees=10.0,
         zoom_fraction=0.1,
         horizontal_flip=kind == PHOTOS,
     )
+    epochs = math.ceil(TARGET_STEPS / config.steps_per_epoch(train_images))
+    return replace(config, epochs=max(1, epochs))
 
 
 def teach_request(collection: Collection, owner: str | None) -> TrainingRequest:

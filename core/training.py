@@ -1185,8 +1185,8 @@ QUICK_START_CONFIG = TrainConfig(epochs=20, time_budget_seconds=60)
 
 __all__ = [
     "FLIP_UNSAFE_DATASETS",
-    "QUICK_START_CONFIG",
     "OPTIMIZER_CHOICES",
+    "QUICK_START_CONFIG",
     "SCHEDULE_CHOICES",
     "STATUS_CHOICES",
     "Progress",

@@ -64,16 +64,26 @@ DIGIT_STROKES: dict[str, list[list[tuple[float, float]]]] = {
 }
 
 
-def digit_on_canvas(digit: str, side: int) -> list[np.ndarray]:
-    """The digit's strokes in canvas pixels on a square canvas of `side` pixels."""
-    strokes = [np.asarray(polyline, dtype=float) for polyline in DIGIT_STROKES[digit]]
+def shape_on_canvas(polylines, side: int) -> list[np.ndarray]:
+    """Unit-square polylines in canvas pixels on a square canvas of `side` pixels."""
+    strokes = [np.asarray(polyline, dtype=float) for polyline in polylines]
     return place_on_canvas(
         strokes, left=side * LEFT_SHARE, top=side * TOP_SHARE, size=side * DRAWING_SHARE
     )
 
 
+def shape_canvas(polylines, side: int = 280) -> np.ndarray:
+    """(side, side, 4) uint8 RGBA of the polylines drawn in black on the canvas's white."""
+    return canvas_image(
+        shape_on_canvas(polylines, side), width=side, height=side, pen_width=round(side * PEN_SHARE)
+    )
+
+
+def digit_on_canvas(digit: str, side: int) -> list[np.ndarray]:
+    """The digit's strokes in canvas pixels on a square canvas of `side` pixels."""
+    return shape_on_canvas(DIGIT_STROKES[digit], side)
+
+
 def digit_canvas(digit: str, side: int = 280) -> np.ndarray:
     """(side, side, 4) uint8 RGBA of the digit drawn in black on the canvas's white."""
-    return canvas_image(
-        digit_on_canvas(digit, side), width=side, height=side, pen_width=round(side * PEN_SHARE)
-    )
+    return shape_canvas(DIGIT_STROKES[digit], side)

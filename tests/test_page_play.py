@@ -8,7 +8,7 @@ from pathlib import Path
 
 import numpy as np
 import pytest
-from digit_strokes import DIGIT_STROKES, digit_canvas
+from digit_strokes import DIGIT_STROKES, digit_canvas, shape_canvas
 from tests_support import canvas_state, open_page
 
 from core import session_keys
@@ -51,12 +51,17 @@ def a_game(runs_dir: Path, prompts: str, *, started_seconds_ago: float = 0.0) ->
     }
 
 
-def draw(app, digit: str):
-    """Put the digit's strokes on the current round's canvas and let the page read them."""
+def put_on_canvas(app, rgba: np.ndarray):
+    """Put an RGBA drawing on the current round's canvas and let the page read it."""
     game = app.session_state[session_keys.PLAY_GAME]
     key = f"play_canvas_{app.session_state[session_keys.PLAY_GAME_SEED]}_{game.round_index}"
-    app.session_state[key] = canvas_state(digit_canvas(digit))
+    app.session_state[key] = canvas_state(rgba)
     return app.run()
+
+
+def draw(app, digit: str):
+    """Put the digit's strokes on the current round's canvas and let the page read them."""
+    return put_on_canvas(app, digit_canvas(digit))
 
 
 def texts(app) -> list[str]:
@@ -131,12 +136,10 @@ def test_drawing_the_prompt_ends_the_round_as_guessed_and_a_new_round_gets_a_cle
 
 
 def letter_canvas(letter: str, side: int = 280) -> np.ndarray:
-    """A capital letter stroked on a white canvas with the page's pen."""
-    from core.synthetic_strokes import LETTERS, canvas_image, place_on_canvas
+    """A capital letter stroked on a white canvas with the page's pen, placed as the digits are."""
+    from core.synthetic_strokes import LETTERS
 
-    strokes = [np.asarray(polyline, dtype=float) for polyline in LETTERS[letter]]
-    placed = place_on_canvas(strokes, left=side * 0.2, top=side * 0.15, size=side * 0.65)
-    return canvas_image(placed, width=side, height=side, pen_width=round(side * 18 / 280))
+    return shape_canvas(LETTERS[letter], side)
 
 
 def test_a_letter_is_called_not_a_digit(mnist_app_folders: Path) -> None:
@@ -156,10 +159,7 @@ def test_a_letter_is_called_not_a_digit(mnist_app_folders: Path) -> None:
     best_guess = run.class_names[int(np.argmax(recognition.probabilities[letter_index]))]
     prompt = "1" if best_guess != "1" else "7"
     app = open_page(PAGE, before=a_game(mnist_app_folders, prompt + "01234"))
-    game = app.session_state[session_keys.PLAY_GAME]
-    key = f"play_canvas_{app.session_state[session_keys.PLAY_GAME_SEED]}_{game.round_index}"
-    app.session_state[key] = canvas_state(letter_canvas(letters[letter_index]))
-    app.run()
+    put_on_canvas(app, letter_canvas(letters[letter_index]))
     assert not app.exception
     line = f"That does not look like any digit I know; my best guess would be {best_guess}."
     assert line in texts(app)

@@ -106,11 +106,11 @@ def training_progress_ui(job: TrainingJob, page: str) -> None:
     columns[2].metric(
         "Validation accuracy",
         "not yet" if validated is None else f"{validated.val_accuracy:.2%}",
-        help="Measured on held-out training images at the end of each full epoch; this is "
+        help="Measured on held-out training images at the end of each full epoch; "
         + (
             "the first comes after epoch 1."
             if validated is None
-            else f"the last one, after epoch {validated.epoch:.0f}."
+            else f"this is the last one, after epoch {validated.epoch:.0f}."
         ),
     )
     columns[3].metric("Images per second", f"{latest.images_per_second:,.0f}")
