@@ -48,6 +48,7 @@ PARAMETER_NAMES = (
     "rotation",
     "zoom",
     "flip",
+    "outliers",
 )
 # A pasted value is echoed in the problem sentence; a long one is cut so the message stays short.
 MAX_SHOWN_CHARACTERS = 40
@@ -102,6 +103,7 @@ SEED_RANGE = NumberRange(0, 1_000_000, whole=True)
 SHIFT_RANGE = NumberRange(0.0, 0.3)
 ROTATION_RANGE = NumberRange(0, 45, whole=True)
 ZOOM_RANGE = NumberRange(0.0, 0.3)
+OUTLIER_SHARE_RANGE = NumberRange(0.0, 1.0)
 PER_CLASS_RANGE = NumberRange(6, 100_000, whole=True)
 DROPOUT_RANGE = NumberRange(0.0, 0.8)
 
@@ -177,6 +179,13 @@ _NUMBER_SETTINGS = (
         f"a whole number of degrees {ROTATION_RANGE.span}",
     ),
     _NumberSetting("zoom", "zoom_fraction", ZOOM_RANGE, float, f"a fraction {ZOOM_RANGE.span}"),
+    _NumberSetting(
+        "outliers",
+        "outlier_share",
+        OUTLIER_SHARE_RANGE,
+        float,
+        f"a share of each batch {OUTLIER_SHARE_RANGE.span} (0 for no stray marks)",
+    ),
 )
 # Query parameter -> TrainConfig field, for the settings the page shows.
 _CONFIG_FIELDS = {
@@ -192,6 +201,7 @@ _CONFIG_FIELDS = {
     "rotation": "rotation_degrees",
     "zoom": "zoom_fraction",
     "flip": "horizontal_flip",
+    "outliers": "outlier_share",
 }
 _FALSE_WORDS = ("0", "false")
 _TRUE_WORDS = ("1", "true")
@@ -753,6 +763,7 @@ __all__ = [
     "DROPOUT_RANGE",
     "EPOCHS_RANGE",
     "LEARNING_RATE_RANGE",
+    "OUTLIER_SHARE_RANGE",
     "PARAMETER_NAMES",
     "PER_CLASS_RANGE",
     "PRESET_CHOICES",

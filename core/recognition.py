@@ -2,8 +2,9 @@
 
 The method, chosen after Lee et al. 2018 (Mahalanobis distance to class-conditional Gaussians
 with a shared covariance, on the penultimate features), Liu et al. 2020 (the energy of the
-logits) and Hendrycks et al. 2019 (outlier exposure, which needs outlier data at training time
-and is not done here): three post-hoc scores of an image's penultimate features f,
+logits) and Hendrycks et al. 2019 (outlier exposure: runs a canvas draws for are trained to be
+unsure of stray marks, core.outliers, which sharpens score 3): four scores of an image and
+its penultimate features f,
 
 1. the Mahalanobis distance of f to the nearest class mean (shared covariance, ridge 1e-3),
    within the principal components of the training features that hold 95% of their variance

@@ -133,6 +133,15 @@ def build_parser() -> argparse.ArgumentParser:
         f"{DEFAULTS.validation_fraction:g})",
     )
     parser.add_argument("--seed", type=int, default=DEFAULTS.seed, help="default 0")
+    parser.add_argument(
+        "--outlier-share",
+        type=float,
+        default=DEFAULTS.outlier_share,
+        metavar="SHARE",
+        help="stray marks added to each batch as a share of it, so the run learns to say "
+        "'that is not one of mine' (28x28 grayscale datasets; 0 for none; default "
+        f"{DEFAULTS.outlier_share:g})",
+    )
     parser.add_argument("--name", help="display name of the saved run")
     parser.add_argument("--runs-dir", metavar="DIR", help="where runs are saved")
     parser.add_argument(
@@ -213,6 +222,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             time_budget_seconds=arguments.time_budget,
             validation_fraction=arguments.validation_fraction,
             seed=arguments.seed,
+            outlier_share=arguments.outlier_share,
         )
     except ValueError as error:
         _fail(str(error))

@@ -11,6 +11,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
+from core.drawing import CANVAS_IMAGE_SHAPE, drawing_style
 from core.models import (
     ModelSpec,
     activation_values_per_image,
@@ -60,6 +61,8 @@ EVALUATION_BATCH_SIZE = 256
 # 256 (350 MB by this count) peaked at 1.49 GB of RSS, at batch 128 at 1.30 GB.
 BATCH_ACTIVATION_BYTES = 200_000_000
 SMALLEST_SUGGESTED_BATCH = 16
+# Stray marks drawn once per run for outlier exposure, then sampled into every batch.
+OUTLIER_POOL_SIZE = 1000
 
 
 @dataclass(frozen=True)
@@ -87,6 +90,12 @@ class TrainConfig:
     # goes round several times in one (augmented afresh each time), so its curves count a few
     # dozen epochs rather than a thousand one-step ones. 0 means one pass over the data.
     min_epoch_images: int = 0
+    # Outlier exposure (core.outliers): this share of a batch more images, stray marks that
+    # are no class, trained towards "unsure" at `outlier_weight`, so a run can tell a letter or
+    # a doodle from its classes. Only for 28x28 grayscale runs, the ones a canvas draws for;
+    # 0 trains on the dataset alone.
+    outlier_share: float = 0.125
+    outlier_weight: float = 0.5
 
     def __post_init__(self) -> None:
         if self.optimizer not in OPTIMIZER_CHOICES:
@@ -157,6 +166,16 @@ class TrainConfig:
             raise ValueError(
                 "min_epoch_images must be a whole number of images from 0 to 10,000,000; "
                 f"got {self.min_epoch_images!r}."
+            )
+
+        if not _is_number(self.outlier_share) or not 0 <= self.outlier_share <= 1:
+            raise ValueError(
+                "outlier_share is the share of a batch added as outliers, from 0 (none) to 1; "
+                f"got {self.outlier_share!r}."
+            )
+        if not _is_number(self.outlier_weight) or not 0 < self.outlier_weight <= 10:
+            raise ValueError(
+                f"outlier_weight must be above 0 and at most 10; got {self.outlier_weight!r}."
             )
 
     def steps_per_epoch(self, train_images: int) -> int:
@@ -423,8 +442,13 @@ def build_train_dataset(
     *,
     seed: int,
     augment: Callable[[tf.Tensor], tf.Tensor] | None = None,
+    outliers: np.ndarray | None = None,
+    outliers_per_batch: int = 0,
 ) -> tf.data.Dataset:
     """An endless dataset of shuffled (float32 images 0-255, int64 labels) batches.
+
+    With `outliers`, each batch also carries `outliers_per_batch` of them drawn at random,
+    labelled -1 (core.outliers), after its `batch_size` dataset images.
 
     The uint8 arrays are read in place; each batch is gathered, cast and augmented on the fly,
     so neither a float32 nor a second uint8 copy of the dataset is ever made. It repeats
@@ -434,11 +458,22 @@ def build_train_dataset(
     import tensorflow as tf
 
     image_shape = tuple(images.shape[1:])
+    extra = outliers_per_batch if outliers is not None else 0
+    if extra:
+        from core.outliers import turned_and_mirrored
+    outlier_rng = np.random.default_rng(seed + 7)
 
     def gather_arrays(batch_indices: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         # Sorted indices read memory in order; the order inside a batch does not matter.
         batch_indices = np.sort(batch_indices)
-        return images[batch_indices], labels[batch_indices].astype(np.int64, copy=False)
+        batch_images = images[batch_indices]
+        batch_labels = labels[batch_indices].astype(np.int64, copy=False)
+        if extra:
+            chosen = outlier_rng.integers(0, len(outliers), extra)
+            extra_images = turned_and_mirrored(outliers[chosen], outlier_rng)
+            batch_images = np.concatenate([batch_images, extra_images])
+            batch_labels = np.concatenate([batch_labels, np.full(extra, -1, dtype=np.int64)])
+        return batch_images, batch_labels
 
     def gather(batch_indices: tf.Tensor) -> tuple[tf.Tensor, tf.Tensor]:
         # numpy_function reads the caller's arrays in place: tf.convert_to_tensor would have
@@ -446,8 +481,8 @@ def build_train_dataset(
         batch_images, batch_labels = tf.numpy_function(
             gather_arrays, [batch_indices], [tf.uint8, tf.int64], stateful=False
         )
-        batch_images.set_shape((batch_size, *image_shape))
-        batch_labels.set_shape((batch_size,))
+        batch_images.set_shape((batch_size + extra, *image_shape))
+        batch_labels.set_shape((batch_size + extra,))
         batch_images = tf.cast(batch_images, tf.float32)
         if augment is not None:
             batch_images = augment(batch_images)
@@ -842,6 +877,28 @@ def check_config_for_dataset(
         )
 
 
+def outliers_per_batch(config: TrainConfig, input_shape: Sequence[int], replicas: int = 1) -> int:
+    """Outliers added to each batch: the configured share, a multiple of the replicas; none
+    for images no canvas draws (outlier exposure's stray marks are 28x28 grayscale)."""
+    if tuple(input_shape) != CANVAS_IMAGE_SHAPE:
+        return 0
+    count = int(round(config.outlier_share * config.batch_size))
+    return count - count % replicas
+
+
+def exposure_outliers(
+    config: TrainConfig, dataset_name: str, input_shape: Sequence[int]
+) -> np.ndarray | None:
+    """The outlier pool a run trains with, or None: off, or not a run a canvas draws for."""
+    if outliers_per_batch(config, input_shape) == 0:
+        return None
+    from core.outliers import outlier_pool
+
+    # One pool per drawing style whatever the run's seed, so a machine draws it once; the
+    # seed still decides which marks each batch takes, turned and mirrored how.
+    return outlier_pool(OUTLIER_POOL_SIZE, drawing_style(dataset_name), seed=0)
+
+
 def _prepare_model(
     model_or_spec: keras.Model | ModelSpec,
     input_shape: tuple[int, ...],
@@ -928,11 +985,21 @@ def train(
             # float16 gradients underflow without loss scaling; Keras only adds it for models
             # built under a global mixed policy, and this one is set per layer.
             optimizer = keras.optimizers.LossScaleOptimizer(optimizer)
-        model.compile(
-            optimizer=optimizer,
-            loss="sparse_categorical_crossentropy",
-            metrics=["accuracy"],
-        )
+        outliers = exposure_outliers(config, dataset.name, input_shape)
+        if outliers is None:
+            model.compile(
+                optimizer=optimizer,
+                loss="sparse_categorical_crossentropy",
+                metrics=["accuracy"],
+            )
+        else:
+            from core.outliers import LabelledAccuracy, OutlierExposureLoss
+
+            model.compile(
+                optimizer=optimizer,
+                loss=OutlierExposureLoss(config.outlier_weight),
+                metrics=[LabelledAccuracy()],
+            )
     steps_per_epoch = config.steps_per_epoch(len(train_indices))
     augment = build_augmentation(config, input_shape, seed=config.seed)
     train_data = build_train_dataset(
@@ -942,6 +1009,8 @@ def train(
         config.batch_size,
         seed=config.seed,
         augment=augment,
+        outliers=outliers,
+        outliers_per_batch=outliers_per_batch(config, input_shape, strategy.num_replicas_in_sync),
     )
     predict = make_predict_function(model, batch_size=EVALUATION_BATCH_SIZE)
     validation_images = dataset.x_train[validation_indices]
@@ -1154,9 +1223,11 @@ def estimate_epoch_seconds(
     *,
     steps: int = 5,
     seed: int = 0,
+    outliers_per_batch: int = 0,
 ) -> float:
     """Seconds one epoch of `num_train` images would take, timed on a few real training steps.
 
+    Each step also carries `outliers_per_batch` images, as outlier exposure's batches do.
     The steps run on a copy of the model with random images, so `model` is left untouched.
     """
     import keras
@@ -1165,8 +1236,9 @@ def estimate_epoch_seconds(
         raise ValueError("batch_size, num_train and steps must all be at least 1.")
     generator = np.random.default_rng(seed)
     num_classes = int(model.output_shape[-1])
-    images = generator.integers(0, 256, (batch_size, *input_shape)).astype(np.float32)
-    labels = generator.integers(0, num_classes, batch_size).astype(np.int64)
+    step_images = batch_size + outliers_per_batch
+    images = generator.integers(0, 256, (step_images, *input_shape)).astype(np.float32)
+    labels = generator.integers(0, num_classes, step_images).astype(np.int64)
     copy = keras.models.clone_model(model)
     copy.compile(optimizer="adam", loss="sparse_categorical_crossentropy")
     # Two untimed steps trace the training function and warm the caches.
@@ -1201,6 +1273,7 @@ __all__ = [
     "choose_dtype_policy",
     "describe_device",
     "estimate_epoch_seconds",
+    "outliers_per_batch",
     "evaluate_predictions",
     "judge_finished_run",
     "learning_rate_advice",

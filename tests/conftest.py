@@ -6,6 +6,7 @@ import http.server
 import os
 import re
 import sys
+import tempfile
 import threading
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -17,6 +18,9 @@ ROOT = Path(__file__).resolve().parents[1]
 SHARED_DATASETS = ROOT.parent / "shared" / "datasets"
 
 os.environ.setdefault("TF_CPP_MIN_LOG_LEVEL", "2")
+# Outlier pools drawn by this session (core.outliers) go to a folder of its own, shared with
+# the workers and servers it starts, so no test reads a pool left by another checkout.
+os.environ["CONVLAB_CACHE_DIR"] = tempfile.mkdtemp(prefix="convlab-cache-")
 
 
 @pytest.fixture

@@ -607,6 +607,22 @@ def test_the_train_page_s_setup_lives_in_the_url_and_a_link_opens_it(
     assert again.number_input(key="train_budget").value == 30
 
 
+def test_learning_to_say_not_one_of_mine_is_on_for_drawings_and_a_link_can_switch_it_off(
+    monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    monkeypatch.setenv("CONVLAB_DATA_DIR", str(tmp_path / "data"))
+    monkeypatch.setenv("CONVLAB_RUNS_DIR", str(tmp_path / "runs"))
+    app = open_page("pages/train.py", user="ana", dataset="digits")
+    not_mine = app.checkbox(key="train_not_mine")
+    assert not_mine.value and not not_mine.disabled and "stray marks" in not_mine.help
+    not_mine.uncheck().run()
+    assert app.query_params["outliers"] in ("0", ["0"])
+    again = open_page("pages/train.py", user="ben", dataset="digits", outliers="0")
+    assert not again.checkbox(key="train_not_mine").value
+    again.checkbox(key="train_not_mine").check().run()
+    assert "outliers" not in again.query_params
+
+
 def test_a_link_s_bad_values_are_named_and_the_defaults_used(
     monkeypatch: pytest.MonkeyPatch, tmp_path: Path
 ) -> None:

@@ -26,6 +26,7 @@ from core.query_settings import (
     DROPOUT_RANGE,
     EPOCHS_RANGE,
     LEARNING_RATE_RANGE,
+    OUTLIER_SHARE_RANGE,
     PARAMETER_NAMES,
     PER_CLASS_RANGE,
     PRESET_CHOICES,
@@ -363,6 +364,19 @@ def test_time_budget_zero_means_none(text: str, budget: float | None) -> None:
     assert problems == []
 
 
+def test_outliers_zero_trains_on_the_dataset_alone() -> None:
+    setup, problems = setup_from_query({"outliers": "0"})
+    assert setup.config.outlier_share == 0 and problems == []
+    assert query_from_setup(setup) == {"outliers": "0"}
+    assert setup_from_query({"outliers": "0.5"})[0].config.outlier_share == 0.5
+    setup, problems = setup_from_query({"outliers": "2"})
+    assert setup.config.outlier_share == TrainConfig().outlier_share
+    assert problems == [
+        "outliers=2 is not a share of each batch from 0 to 1 (0 for no stray marks); "
+        "using the default 0.125."
+    ]
+
+
 def test_train_images_zero_means_all() -> None:
     assert setup_from_query({"train_images": "0"}) == (TrainSetup(), [])
     assert setup_from_query({"train_images": "500"})[0].config.max_train_images == 500
@@ -563,6 +577,7 @@ def train_setups(draw: st.DrawFn) -> TrainSetup:
         horizontal_flip=draw(st.booleans()) and flip_allowed,
         max_train_images=draw(st.one_of(st.none(), st.integers(1, 10_000_000))),
         seed=draw(number_in(SEED_RANGE)),
+        outlier_share=draw(number_in(OUTLIER_SHARE_RANGE)),
     )
     return TrainSetup(dataset, categories, per_class, preset, architecture, config)
 

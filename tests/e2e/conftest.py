@@ -137,14 +137,17 @@ def stop_app(server: subprocess.Popen) -> None:
 
 
 @pytest.fixture(scope="session")
+def app_folder(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Where the session's app server keeps its runs (`runs/`) and its log."""
+    return tmp_path_factory.mktemp("app")
+
+
+@pytest.fixture(scope="session")
 def app_url(
-    browser_data_dir: Path,
-    digits_runs_dir: Path,
-    mnist_runs_dir: Path,
-    tmp_path_factory: pytest.TempPathFactory,
+    browser_data_dir: Path, digits_runs_dir: Path, mnist_runs_dir: Path, app_folder: Path
 ) -> Iterator[str]:
     """One app server for the whole browser session, with a small Digits and an MNIST run."""
-    folder = tmp_path_factory.mktemp("app")
+    folder = app_folder
     shutil.copytree(digits_runs_dir, folder / "runs")
     shutil.copytree(mnist_runs_dir, folder / "runs", dirs_exist_ok=True)
     url, server = start_app(browser_data_dir, folder / "runs", folder / "streamlit.log")

@@ -11,18 +11,20 @@ pytestmark = pytest.mark.e2e
 
 
 def test_a_second_student_waits_in_the_queue_and_can_cancel(
-    page, browser, fresh_app_url, wait_until_idle, take_screenshot, tmp_path
+    page, browser, app_url, app_folder, wait_until_idle, take_screenshot
 ):
     ben_context = browser.new_context(viewport={"width": 1400, "height": 1000})
     ben = ben_context.new_page()
+    stopped_before = {run.run_id for run in list_runs(app_folder / "runs")}
     try:
-        link = f"{fresh_app_url}/train?dataset=mnist&preset=fast&time_budget=120"
+        # Digits, so a stopped run saves in a moment; the budget outlasts the whole test.
+        link = f"{app_url}/train?dataset=digits&preset=fast&epochs=200&time_budget=120"
         page.goto(f"{link}&user=Ana")
         wait_until_idle(page)
         ben.goto(f"{link}&user=Ben")
         wait_until_idle(ben)
         # The link set the page up: both students see the same setup.
-        expect(ben.get_by_text("60,000 training and 10,000 test images")).to_be_visible()
+        expect(ben.get_by_text("1,497 training and 300 test images")).to_be_visible()
         page.get_by_role("button", name="Train", exact=True).click()
         expect(page.get_by_role("button", name="Stop")).to_be_visible(timeout=90_000)
         # This machine trains one run at a time: Ben waits, and sees where he stands.
@@ -38,8 +40,12 @@ def test_a_second_student_waits_in_the_queue_and_can_cancel(
         page.get_by_role("button", name="Stop").click()
         expect(page.get_by_text("Training stopped by request")).to_be_visible(timeout=90_000)
         wait_until_idle(page)
-        # One run in the app's runs folder (the fresh server's, under tmp_path): Ana's.
-        (run,) = list_runs(tmp_path / "runs")
-        assert run.owner == "Ana" and run.status == "stopped" and run.record["worker"]
+        # One new stopped run in the app's runs folder: Ana's, trained on a worker.
+        (run,) = [
+            run
+            for run in list_runs(app_folder / "runs")
+            if run.status == "stopped" and run.run_id not in stopped_before
+        ]
+        assert run.owner == "Ana" and run.record["worker"]
     finally:
         ben_context.close()
