@@ -27,7 +27,6 @@ from core.drawing import DrawingStyle, preprocess_drawing
 from core.strokes import strokes_to_quickdraw_image
 from core.synthetic_strokes import Stroke, canvas_image, hand_drawn, place_on_canvas, scribble
 
-OUTLIER_LABEL = -1
 # A 3x3 grid of anchors in the unit square: a hand's strokes between them make letter-like and
 # sign-like marks of the same stroke count and size as the classes.
 ANCHORS = np.array([(x, y) for y in (0.0, 0.5, 1.0) for x in (0.0, 0.5, 1.0)])

@@ -61,7 +61,8 @@ EVALUATION_BATCH_SIZE = 256
 # 256 (350 MB by this count) peaked at 1.49 GB of RSS, at batch 128 at 1.30 GB.
 BATCH_ACTIVATION_BYTES = 200_000_000
 SMALLEST_SUGGESTED_BATCH = 16
-# Stray marks drawn once per run for outlier exposure, then sampled into every batch.
+# Stray marks for outlier exposure: drawn once per machine (core.outliers.outlier_pool), then
+# sampled into every batch, turned and mirrored.
 OUTLIER_POOL_SIZE = 1000
 
 
@@ -1273,12 +1274,12 @@ __all__ = [
     "choose_dtype_policy",
     "describe_device",
     "estimate_epoch_seconds",
-    "outliers_per_batch",
     "evaluate_predictions",
     "judge_finished_run",
     "learning_rate_advice",
     "learning_rate_at",
     "make_statistics_refresher",
+    "outliers_per_batch",
     "select_strategy",
     "split_indices",
     "suggest_batch_size",
