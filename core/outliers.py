@@ -15,8 +15,8 @@ from __future__ import annotations
 
 import functools
 import hashlib
+import io
 import os
-import tempfile
 from pathlib import Path
 
 import keras
@@ -24,6 +24,7 @@ import numpy as np
 from keras import ops
 
 from core.drawing import DrawingStyle, preprocess_drawing
+from core.runs import write_file_atomically
 from core.strokes import strokes_to_quickdraw_image
 from core.synthetic_strokes import Stroke, canvas_image, hand_drawn, place_on_canvas, scribble
 
@@ -154,23 +155,15 @@ def outlier_pool(count: int, style: DrawingStyle, *, seed: int) -> np.ndarray:
             raise ValueError(f"{path} holds {images.shape} {images.dtype}")
     except (OSError, ValueError):
         images = outlier_images(count, style, seed=seed)
-        _write_whole(path, images)
+        buffer = io.BytesIO()
+        np.save(buffer, images, allow_pickle=False)
+        try:
+            path.parent.mkdir(parents=True, exist_ok=True)
+            write_file_atomically(path, buffer.getvalue())
+        except OSError:
+            pass  # An unwritable cache only costs drawing the pool again next time.
     images.flags.writeable = False
     return images
-
-
-def _write_whole(path: Path, images: np.ndarray) -> None:
-    """Save to a temporary file beside `path`, then rename: readers never see half a file."""
-    temporary = None
-    try:
-        path.parent.mkdir(parents=True, exist_ok=True)
-        with tempfile.NamedTemporaryFile(dir=path.parent, suffix=".npy", delete=False) as file:
-            temporary = Path(file.name)
-            np.save(file, images, allow_pickle=False)
-        os.replace(temporary, path)
-    except OSError:
-        if temporary is not None:
-            temporary.unlink(missing_ok=True)
 
 
 def turned_and_mirrored(images: np.ndarray, rng: np.random.Generator) -> np.ndarray:

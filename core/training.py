@@ -878,10 +878,16 @@ def check_config_for_dataset(
         )
 
 
+def takes_outliers(input_shape: Sequence[int]) -> bool:
+    """Whether outlier exposure applies to images of this shape: its stray marks are canvas
+    drawings, 28x28 grayscale, so only runs a canvas draws for can learn from them."""
+    return tuple(input_shape) == CANVAS_IMAGE_SHAPE
+
+
 def outliers_per_batch(config: TrainConfig, input_shape: Sequence[int], replicas: int = 1) -> int:
     """Outliers added to each batch: the configured share, a multiple of the replicas; none
-    for images no canvas draws (outlier exposure's stray marks are 28x28 grayscale)."""
-    if tuple(input_shape) != CANVAS_IMAGE_SHAPE:
+    where outlier exposure does not apply (takes_outliers)."""
+    if not takes_outliers(input_shape):
         return 0
     count = int(round(config.outlier_share * config.batch_size))
     return count - count % replicas
@@ -1283,5 +1289,6 @@ __all__ = [
     "select_strategy",
     "split_indices",
     "suggest_batch_size",
+    "takes_outliers",
     "train",
 ]

@@ -10,7 +10,6 @@ import streamlit as st
 from core import session_keys
 from core.custom_data import CUSTOM_DATASET_NAME
 from core.datasets import Dataset
-from core.drawing import CANVAS_IMAGE_SHAPE
 from core.engine import TrainingJob, TrainingRequest
 from core.models import (
     ACTIVATION_CHOICES,
@@ -40,6 +39,7 @@ from core.training import (
     outliers_per_batch,
     split_indices,
     suggest_batch_size,
+    takes_outliers,
 )
 from ui.datasets import DatasetChoice, dataset_choice_ui, load_dataset_ui
 from ui.engine import start_engine_in_background, started_engine, submit_training_ui
@@ -293,8 +293,7 @@ def settings_ui(dataset: Dataset, spec: ModelSpec | None, start: TrainConfig) ->
             disabled=not flip_allowed,
             help=None if flip_allowed else "A mirrored digit is not a digit: no flips here.",
         )
-    # Outlier exposure: only runs a canvas draws for (28x28 grayscale) can learn it.
-    drawable = dataset.image_shape == CANVAS_IMAGE_SHAPE
+    drawable = takes_outliers(dataset.image_shape)
     not_mine = st.checkbox(
         'Learn to say "that is not one of mine"',
         value=drawable and start.outlier_share > 0,
